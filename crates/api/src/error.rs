@@ -53,15 +53,27 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A workspace file over the guest's size limit.
+    #[error("{0}")]
+    FileTooLarge(String),
     #[error("rate limit exceeded; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal server error; the request id identifies it in the server log")]
     Internal,
+    /// The agent's sandbox refused or dropped the connection.
+    #[error("{0}")]
+    RuntimeUnavailable(String),
+    /// The agent's sandbox sent an error without a JSON body, or a malformed response.
+    #[error("{0}")]
+    UpstreamError(String),
+    /// The agent's sandbox did not respond in time.
+    #[error("{0}")]
+    RuntimeTimeout(String),
 }
 
 impl ApiError {
     /// Status, type and code: the table that fixes each error's mapping.
-    fn classify(&self) -> (StatusCode, &'static str, &'static str) {
+    pub(crate) fn classify(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::InvalidRequest(..) => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "authentication_error", "invalid_api_key"),
@@ -76,11 +88,15 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "payload_too_large")
             }
+            ApiError::FileTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "file_too_large"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error", "unsupported_media_type")
             }
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", "rate_limit_exceeded"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error"),
+            ApiError::RuntimeUnavailable(_) => (StatusCode::BAD_GATEWAY, "server_error", "runtime_unavailable"),
+            ApiError::UpstreamError(_) => (StatusCode::BAD_GATEWAY, "server_error", "upstream_error"),
+            ApiError::RuntimeTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "server_error", "runtime_timeout"),
         }
     }
 
@@ -107,7 +123,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound { kind, id } => ApiError::NotFound(format!("{kind} {id:?} not found")),
             ServiceError::Lifecycle(err @ LifecycleError::NotRunning) => ApiError::AgentNotRunning(err.to_string()),
             ServiceError::Lifecycle(err @ LifecycleError::Conflict { .. }) => ApiError::Conflict(err.to_string()),
-            err @ (ServiceError::Store(_) | ServiceError::Secret(_) | ServiceError::SecretFormat(_)) => {
+            err @ (ServiceError::Store(_)
+            | ServiceError::Secret(_)
+            | ServiceError::SecretFormat(_)
+            | ServiceError::Sandbox(_)
+            | ServiceError::Render(_)) => {
                 // Logged here, once, because the response hides the cause.
                 tracing::error!(error = %err, "request failed");
                 ApiError::Internal

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 mod middleware;
 mod openapi;
+pub mod proxy;
 pub mod rate_limit;
 mod routes;
 pub mod views;
@@ -15,15 +16,19 @@ pub mod views;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use gopilot_control::{AgentService, KeyService};
+use gopilot_control::lifecycle::{Lifecycle, LifecycleSettings};
+use gopilot_control::{AgentService, KeyService, RuntimeLocator};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
 use crate::extract::BodyLimit;
+use crate::proxy::RuntimeProxy;
 use crate::rate_limit::{RateLimitConfig, RateLimiter};
+
+pub use proxy::ProxyConfig;
 
 pub use openapi::openapi_json;
 
@@ -35,6 +40,9 @@ pub struct ApiConfig {
     pub rate_limit: RateLimitConfig,
     /// Domain under which agents get hostnames: `<runtime>-<id>.<domain>`.
     pub agents_domain: String,
+    /// How long `POST /v1/agents` waits for the agent to run before it
+    /// answers 202.
+    pub create_wait: std::time::Duration,
 }
 
 /// Shared state of every handler.
@@ -42,18 +50,43 @@ pub struct ApiConfig {
 pub struct AppState {
     pub keys: Arc<KeyService>,
     pub agents: AgentService,
+    pub runtime: Arc<dyn RuntimeLocator>,
+    pub lifecycle: Arc<Lifecycle>,
+    /// Client for agents' runtimes and guests (chat proxy, logs).
+    pub proxy: Arc<RuntimeProxy>,
     pub limiter: Arc<RateLimiter>,
     pub config: Arc<ApiConfig>,
 }
 
 impl AppState {
-    pub fn new(keys: Arc<KeyService>, agents: AgentService, config: ApiConfig) -> AppState {
+    pub fn new(
+        keys: Arc<KeyService>,
+        agents: AgentService,
+        runtime: Arc<dyn RuntimeLocator>,
+        config: ApiConfig,
+    ) -> AppState {
         AppState {
             limiter: Arc::new(RateLimiter::new(config.rate_limit)),
+            lifecycle: Arc::new(Lifecycle::records_only(agents.clone(), LifecycleSettings::default())),
             keys,
             agents,
+            runtime,
+            proxy: Arc::new(RuntimeProxy::default()),
             config: Arc::new(config),
         }
+    }
+
+    /// Replaces the default timeouts of requests to runtimes and guests.
+    pub fn with_proxy_config(mut self, config: ProxyConfig) -> AppState {
+        self.proxy = Arc::new(RuntimeProxy::new(config));
+        self
+    }
+
+    /// Uses `lifecycle` for agent operations and to find running agents.
+    pub fn with_lifecycle(mut self, lifecycle: Arc<Lifecycle>) -> AppState {
+        self.runtime = Arc::new(lifecycle.clone());
+        self.lifecycle = lifecycle;
+        self
     }
 }
 
@@ -67,6 +100,23 @@ pub fn router(state: AppState) -> Router {
                 .patch(routes::agents::update_agent)
                 .delete(routes::agents::delete_agent),
         )
+        .route("/agents/{id}/chat/completions", post(routes::chat::agent_chat_completions))
+        .route("/agents/{id}/logs", get(routes::logs::agent_logs))
+        .route("/agents/{id}/start", post(routes::lifecycle::start_agent))
+        .route("/agents/{id}/stop", post(routes::lifecycle::stop_agent))
+        .route("/agents/{id}/restart", post(routes::lifecycle::restart_agent))
+        .route("/agents/{id}/pause", post(routes::lifecycle::pause_agent))
+        .route("/agents/{id}/resume", post(routes::lifecycle::resume_agent))
+        .route("/agents/{id}/events", get(routes::lifecycle::list_events))
+        .route("/agents/{id}/files", get(routes::files::list_files))
+        .route(
+            "/agents/{id}/files/{*name}",
+            get(routes::files::read_file).put(routes::files::write_file).delete(routes::files::delete_file),
+        )
+        .route("/chat/completions", post(routes::chat::chat_completions))
+        .route("/models", get(routes::models::list_models))
+        .route("/usage", get(routes::usage::get_usage))
+        .route("/agents/{id}/usage", get(routes::usage::get_agent_usage))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::authenticate));
 
     let limit = state.config.max_body_bytes;

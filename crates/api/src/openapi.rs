@@ -5,7 +5,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{agents, health};
+use crate::routes::{agents, files, health, lifecycle};
+use crate::routes::{chat, log_entries, logs, models};
+use crate::routes::usage;
 use crate::views::{AgentList, AgentResponse, Deleted, Health};
 
 #[derive(OpenApi)]
@@ -19,11 +21,49 @@ use crate::views::{AgentList, AgentResponse, Deleted, Health};
         agents::get_agent,
         agents::update_agent,
         agents::delete_agent,
+        lifecycle::start_agent,
+        lifecycle::stop_agent,
+        lifecycle::restart_agent,
+        lifecycle::pause_agent,
+        lifecycle::resume_agent,
+        lifecycle::list_events,
+        files::list_files,
+        files::read_file,
+        files::write_file,
+        files::delete_file,
+        logs::agent_logs,
+        chat::agent_chat_completions,
+        chat::chat_completions,
+        models::list_models,
+        usage::get_usage,
+        usage::get_agent_usage,
         serve,
     ),
-    components(schemas(ErrorBody, ErrorDetail, AgentResponse, AgentList, Deleted, Health)),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        AgentResponse,
+        AgentList,
+        Deleted,
+        Health,
+        lifecycle::EventList,
+        logs::LogList,
+        log_entries::LogEntry,
+        log_entries::LogSource,
+        log_entries::LogEntryStream,
+        models::ModelList,
+        models::ModelEntry,
+        usage::UsageResponse,
+        usage::UsageBucketView,
+        usage::UsageTotals,
+        usage::ComputeView,
+        usage::StatusSecondsView,
+    )),
     modifiers(&SecuritySchemes),
-    tags((name = "agents", description = "Agents and their lifecycle"), (name = "health", description = "Probes"))
+    tags((name = "agents", description = "Agents and their lifecycle"), (name = "health", description = "Probes"),
+        (name = "chat", description = "OpenAI-compatible chat with agents"),
+        (name = "files", description = "Workspace files of an agent"),
+        (name = "usage", description = "LLM tokens, cost and compute time"))
 )]
 struct ApiDoc;
 

@@ -41,6 +41,19 @@ pub struct AgentResponse {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub status_changed_at: OffsetDateTime,
+    /// Current CPU and memory use of the sandbox; present while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<LiveUsage>,
+}
+
+/// Readings of a sandbox's cgroup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveUsage {
+    /// CPU time used since the sandbox started, in seconds.
+    pub cpu_seconds: f64,
+    /// Memory in use, in bytes.
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: u64,
 }
 
 impl AgentResponse {
@@ -65,7 +78,17 @@ impl AgentResponse {
             created_at: agent.created_at,
             updated_at: agent.updated_at,
             status_changed_at: agent.status_changed_at,
+            usage: None,
         }
+    }
+
+    pub fn with_usage(mut self, usage: Option<gopilot_sandbox::ResourceUsage>) -> AgentResponse {
+        self.usage = usage.map(|u| LiveUsage {
+            cpu_seconds: u.cpu_usage_ns as f64 / 1e9,
+            memory_bytes: u.memory_bytes,
+            memory_limit_bytes: u.memory_limit_bytes,
+        });
+        self
     }
 }
 

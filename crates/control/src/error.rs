@@ -15,6 +15,10 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("stored secrets cannot be opened: {0}")]
     Secret(#[from] SecretError),
+    #[error("sandbox operation failed: {0}")]
+    Sandbox(String),
+    #[error("runtime config cannot be rendered: {0}")]
+    Render(String),
     #[error("stored secrets are not valid JSON: {0}")]
     SecretFormat(#[from] serde_json::Error),
 }

@@ -5,10 +5,16 @@
 //! events. Nothing here knows HTTP.
 
 pub mod clock;
+pub mod endpoint;
 mod error;
+pub mod gateway_bridge;
 pub mod keys;
+pub mod lifecycle;
 pub mod agents;
+pub mod usage;
 
 pub use agents::{AgentService, AgentView};
+pub use endpoint::{ChatModel, GuestEndpoint, RuntimeEndpoint, RuntimeLocator};
 pub use error::ServiceError;
 pub use keys::{Caller, CreatedKey, KeyService};
+pub use usage::{GroupBy, UsageRange, UsageService, UsageSummary};

@@ -62,6 +62,10 @@ pub struct CreateAgent {
     /// Extra OpenClaw agents sharing the sandbox, each with its own workspace.
     #[serde(default)]
     pub agents: Option<Vec<ExtraAgent>>,
+    /// `false` answers at once with status 202 instead of waiting until the
+    /// agent runs.
+    #[serde(default)]
+    pub wait: Option<bool>,
 }
 
 /// Body of `PATCH /v1/agents/{id}`. Absent fields keep their value; a list

@@ -1,6 +1,7 @@
 //! `gopilot`: the GoPilot server and its command-line tools.
 
 mod config;
+mod gateway;
 mod keys;
 mod master_key;
 mod serve;

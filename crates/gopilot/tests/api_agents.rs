@@ -50,7 +50,7 @@ fn without(mut body: Value, field: &str) -> Value {
 async fn quickstart_creates_agent() {
     let api = Api::start();
     let (status, agent) = api.create(&quickstart_body()).await;
-    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    assert_eq!(status, StatusCode::ACCEPTED, "records-only mode answers 202: {agent}");
 
     let id = agent["id"].as_str().unwrap();
     assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{id}");
@@ -58,6 +58,8 @@ async fn quickstart_creates_agent() {
     assert_eq!(agent["name"], "Support Bot");
     assert_eq!(agent["model"], "anthropic/claude-sonnet-4-6");
     assert_eq!(agent["runtime_kind"], "openclaw");
+    assert_eq!(agent["status"], "provisioning");
+    assert_eq!(agent["desired_state"], "running");
     assert_eq!(agent["size"], "medium");
     assert_eq!(agent["resources"]["vcpus"], 2);
     assert_eq!(agent["llm_keys"], json!([{"provider": "anthropic", "hint": "...9876"}]));
@@ -73,7 +75,7 @@ async fn hermes_model_stored_bare() {
     let api = Api::start();
     let body = with(quickstart_body(), "runtime_kind", json!("hermes"));
     let (status, agent) = api.create(&body).await;
-    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    assert_eq!(status, StatusCode::ACCEPTED, "records-only mode answers 202: {agent}");
     assert_eq!(agent["model"], "claude-sonnet-4-6");
     assert_eq!(agent["model_provider"], "anthropic");
 }

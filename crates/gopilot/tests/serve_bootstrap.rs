@@ -59,7 +59,7 @@ async fn secrets_absent_from_store_and_logs() {
         "slack": {"appToken": "xapp-1-SLACKAPPSECRET", "botToken": "xoxb-SLACKBOTSECRET"}
     });
     let response = client.post(server.url("/v1/agents")).header("X-API-Key", &key).json(&body).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
     let created = response.text().await.unwrap();
 
     let patch = serde_json::json!({"llm_keys": [{"provider": "anthropic", "api_key": "sk-ant-PATCHEDSECRET-5555"}]});

@@ -12,7 +12,9 @@ mod api_keys;
 mod connect;
 mod error;
 mod events;
+mod status_history;
 mod time_ms;
+mod usage;
 
 pub use accounts::Account;
 pub use agents::{AgentPage, AgentRow};
@@ -20,3 +22,5 @@ pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use connect::{Database, Store};
 pub use error::StoreError;
 pub use events::AgentEvent;
+pub use status_history::StatusHistory;
+pub use usage::{utc_day, NewUsageRecord, UsageBucket, UsageFilter, UsageGrouping};

@@ -24,11 +24,22 @@ pub struct ListQuery {
     pub starting_after: Option<String>,
 }
 
-/// Create an agent.
-#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = CreateAgent,
+/// Query of `POST /v1/agents`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// `false` answers 202 at once instead of waiting until the agent runs.
+    pub wait: Option<bool>,
+}
+
+/// Create an agent. The call provisions a sandbox and returns once the
+/// runtime is ready (201), or with 202 and `status: "provisioning"` when the
+/// configured wait passes first or when `wait` is false.
+#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = CreateAgent, params(CreateQuery),
     security(("api_key" = []), ("bearer" = [])),
     responses(
-        (status = 201, description = "Agent created", body = AgentResponse),
+        (status = 201, description = "Agent created and running", body = AgentResponse),
+        (status = 202, description = "Agent created and still provisioning", body = AgentResponse),
         (status = 400, description = "Missing or invalid field", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 403, description = "API key lacks agents:write", body = ErrorBody),
@@ -38,10 +49,15 @@ pub struct ListQuery {
 pub async fn create_agent(
     State(state): State<AppState>,
     scoped: Scoped<AgentsWrite>,
-    JsonBody(request): JsonBody<CreateAgent>,
+    Query(query): Query<CreateQuery>,
+    JsonBody(mut request): JsonBody<CreateAgent>,
 ) -> Result<(StatusCode, Json<AgentResponse>), ApiError> {
-    let agent = state.agents.create(&scoped.caller.account_id, request).await?;
-    Ok((StatusCode::CREATED, Json(AgentResponse::new(agent, &state.config.agents_domain))))
+    let wait = query.wait.or(request.wait.take()).unwrap_or(true) && state.lifecycle.has_sandboxes();
+    let wait_for = if wait { state.config.create_wait } else { std::time::Duration::ZERO };
+
+    let agent = state.lifecycle.create(&scoped.caller.account_id, request, wait_for).await?;
+    let status = if agent.status == gopilot_core::AgentStatus::Running { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+    Ok((status, Json(AgentResponse::new(agent, &state.config.agents_domain))))
 }
 
 /// List agents, newest first.
@@ -98,7 +114,8 @@ pub async fn get_agent(
     Path(id): Path<String>,
 ) -> Result<Json<AgentResponse>, ApiError> {
     let agent = state.agents.get(&scoped.caller.account_id, &id).await?;
-    Ok(Json(AgentResponse::new(agent, &state.config.agents_domain)))
+    let usage = state.lifecycle.resource_usage(&id).await;
+    Ok(Json(AgentResponse::new(agent, &state.config.agents_domain).with_usage(usage)))
 }
 
 /// Update an agent. Absent fields keep their values.
@@ -123,7 +140,7 @@ pub async fn update_agent(
     if update.is_empty() {
         return Err(ApiError::invalid("request body must change at least one field"));
     }
-    let agent = state.agents.update(&scoped.caller.account_id, &id, update).await?;
+    let agent = state.lifecycle.update(&scoped.caller.account_id, &id, update).await?;
     Ok(Json(AgentResponse::new(agent, &state.config.agents_domain)))
 }
 
@@ -143,6 +160,6 @@ pub async fn delete_agent(
     scoped: Scoped<AgentsDelete>,
     Path(id): Path<String>,
 ) -> Result<Json<Deleted>, ApiError> {
-    state.agents.delete(&scoped.caller.account_id, &id).await?;
+    state.lifecycle.delete(&scoped.caller.account_id, &id).await?;
     Ok(Json(Deleted { id, object: "agent", deleted: true }))
 }

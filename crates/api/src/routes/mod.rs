@@ -1,2 +1,10 @@
 pub mod agents;
+pub mod chat;
+pub mod chat_target;
+pub mod files;
 pub mod health;
+pub mod lifecycle;
+pub mod log_entries;
+pub mod logs;
+pub mod models;
+pub mod usage;

@@ -17,6 +17,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     /// The key printed at first start, when this start printed one.
     pub first_key: Option<String>,
+    /// The first key printed on this data directory, kept across restarts.
+    pub admin_key: Option<String>,
     child: Child,
     stdout_path: PathBuf,
     stderr_path: PathBuf,
@@ -57,6 +59,10 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .env("GOPILOT_LOG", "debug,sqlx=warn,hyper=info,h2=info")
+            // API tests keep agents as records; lifecycle tests set runc.
+            .env("GOPILOT_SANDBOX__BACKEND", "none")
+            // Without sandboxes there is no bridge address for the LLM gateway.
+            .env("GOPILOT_GATEWAY__LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout_path).unwrap())
             .stderr(fs::File::create(&stderr_path).unwrap());
@@ -69,6 +75,7 @@ impl Server {
             base_url: format!("http://127.0.0.1:{port}"),
             data_dir: data_dir.to_path_buf(),
             first_key: None,
+            admin_key: None,
             child,
             stdout_path,
             stderr_path,
@@ -78,7 +85,35 @@ impl Server {
         };
         server.wait_ready();
         server.first_key = find_key(&server.stdout());
+        server.admin_key = server.first_key.clone();
         server
+    }
+
+    /// Starts a server on a new data directory after `prepare` has set the
+    /// directory up.
+    pub fn start_prepared(prepare: impl FnOnce(&Path), env: &[(&str, &str)]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        prepare(&data_dir);
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut server = Server::spawn(&data_dir, env, 0);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// Kills the server with SIGKILL, leaving whatever it was doing
+    /// unfinished, and starts another on the same data directory.
+    pub fn kill_and_restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.respawn()
+    }
+
+    fn respawn(&mut self) -> Server {
+        let mut next = Server::spawn(&self.data_dir, self.env.clone(), self.generation + 1);
+        next.admin_key = self.admin_key.clone();
+        next._tmp = self._tmp.take();
+        next
     }
 
     fn wait_ready(&mut self) {
@@ -101,9 +136,7 @@ impl Server {
     /// Stops this server and starts another on the same data directory.
     pub fn restart(mut self) -> Server {
         self.stop();
-        let mut next = Server::spawn(&self.data_dir, self.env.clone(), self.generation + 1);
-        next._tmp = self._tmp.take();
-        next
+        self.respawn()
     }
 
     /// Sends SIGTERM and waits for the process to exit.

@@ -1,0 +1,275 @@
+//! The agent lifecycle on real runc sandboxes with real OpenClaw and Hermes
+//! runtimes. Needs root and the runtime images; `scripts/test` builds the
+//! images once into `GOPILOT_TEST_IMAGE_DIR` before these tests run.
+
+mod common;
+
+use common::{quickstart_body, Server};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Starts a server with runc sandboxes on a network of its own, sharing the
+/// run's image cache.
+fn start_server(net: u8) -> Server {
+    let images = std::env::var("GOPILOT_TEST_IMAGE_DIR")
+        .expect("GOPILOT_TEST_IMAGE_DIR is not set; run the suite with scripts/test, which builds the images");
+    let subnet = format!("10.231.{net}.0/24");
+    let bridge = format!("gpe2e{net}");
+    let table = format!("gopilot_e2e{net}");
+    Server::start_prepared(
+        |data_dir| {
+            std::fs::create_dir_all(data_dir).unwrap();
+            std::os::unix::fs::symlink(Path::new(&images).join("images"), data_dir.join("images")).unwrap();
+        },
+        &[
+            ("GOPILOT_SANDBOX__BACKEND", "runc"),
+            ("GOPILOT_SANDBOX__SUBNET", &subnet),
+            ("GOPILOT_SANDBOX__BRIDGE", &bridge),
+            ("GOPILOT_SANDBOX__NFT_TABLE", &table),
+            ("GOPILOT_LIFECYCLE__CREATE_WAIT_SECS", "120"),
+            ("GOPILOT_LIFECYCLE__STOP_GRACE_SECS", "5"),
+            ("GOPILOT_LIFECYCLE__RECONCILE_INTERVAL_MS", "1000"),
+        ],
+    )
+}
+
+struct Api<'a> {
+    server: &'a Server,
+    client: Client,
+    key: String,
+}
+
+impl<'a> Api<'a> {
+    fn new(server: &'a Server) -> Api<'a> {
+        let key = server.admin_key.clone().unwrap();
+        let client = Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
+        Api { server, client, key }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.server.url(path)).header("X-API-Key", &self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        if status.is_server_error() {
+            eprintln!("{path} answered {status}; server log:\n{}", tail(&self.server.stderr()));
+        }
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn status_of(&self, id: &str) -> String {
+        let (_, agent) = self.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
+        agent["status"].as_str().unwrap_or("").to_string()
+    }
+
+    async fn wait_status(&self, id: &str, want: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let (_, agent) = self.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
+            if agent["status"] == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "agent {id} did not reach {want}: {agent}\nserver log:\n{}", tail(&self.server.stderr()));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn action(&self, id: &str, action: &str) -> (StatusCode, Value) {
+        self.call(Method::POST, &format!("/v1/agents/{id}/{action}"), None).await
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Finds the sandbox's cgroup directory in one controller hierarchy.
+fn cgroup_dir(controller: &str, id: &str) -> Option<PathBuf> {
+    let name = format!("gopilot-{id}");
+    walk(Path::new("/sys/fs/cgroup").join(controller).as_path(), &name, 4)
+}
+
+fn walk(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if entry.file_name() == name {
+            return Some(path);
+        }
+        if depth > 0 {
+            if let Some(found) = walk(&path, name, depth - 1) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+fn freezer_state(id: &str) -> String {
+    let dir = cgroup_dir("freezer", id).expect("sandbox has a freezer cgroup");
+    std::fs::read_to_string(dir.join("freezer.state")).unwrap().trim().to_string()
+}
+
+fn sandbox_pids(id: &str) -> Vec<u32> {
+    let Some(dir) = cgroup_dir("pids", id) else { return Vec::new() };
+    let text = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    let mut pids: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    pids.sort();
+    pids
+}
+
+/// Reads `/proc/PID/stat`'s state letter of each process.
+fn process_states(pids: &[u32]) -> Vec<char> {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| stat.rsplit(')').next().and_then(|rest| rest.trim().chars().next()))
+        .collect()
+}
+
+async fn drive_lifecycle(runtime: &str, net: u8, config_file: &str) {
+    let server = start_server(net);
+    let api = Api::new(&server);
+
+    let mut body = quickstart_body();
+    body["runtime_kind"] = json!(runtime);
+    let started = Instant::now();
+    let (status, agent) = api.call(Method::POST, "/v1/agents", Some(body)).await;
+    assert!(status == StatusCode::CREATED || status == StatusCode::ACCEPTED, "{status}: {agent}");
+    let id = agent["id"].as_str().unwrap().to_string();
+    api.wait_status(&id, "running", Duration::from_secs(240)).await;
+    eprintln!("{runtime}: create to running in {:.1} s", started.elapsed().as_secs_f64());
+
+    let (_, running) = api.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
+    assert!(running["usage"]["memory_bytes"].as_u64().unwrap_or(0) > 0, "usage readings: {running}");
+
+    // Workspace file survives stop and start.
+    let file = format!("/v1/agents/{id}/files/NOTES.md");
+    let response = api.client.put(server.url(&file)).header("X-API-Key", &api.key).body("kept across stop").send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+
+    // Pause freezes every process; resume thaws the same processes.
+    let before = sandbox_pids(&id);
+    assert!(!before.is_empty());
+    let (status, paused) = api.action(&id, "pause").await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!(paused["status"], "paused");
+    assert_eq!(freezer_state(&id), "FROZEN");
+    let (status, again) = api.action(&id, "pause").await;
+    assert_eq!(status, StatusCode::OK, "pause is idempotent: {again}");
+    let (status, conflict) = api.action(&id, "start").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert_eq!(conflict["error"]["code"], "invalid_state");
+
+    let (status, resumed) = api.action(&id, "resume").await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["status"], "running");
+    assert_eq!(freezer_state(&id), "THAWED");
+    assert_eq!(sandbox_pids(&id), before, "resume keeps the same processes");
+    assert!(!process_states(&before).is_empty());
+
+    // Stop releases compute; the 409 cases of a stopped agent.
+    let (status, stopped) = api.action(&id, "stop").await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_eq!(stopped["status"], "stopped");
+    assert!(sandbox_pids(&id).is_empty(), "no process may run after stop");
+    for action in ["pause", "resume", "restart"] {
+        let (status, error) = api.action(&id, action).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{action}: {error}");
+        assert_eq!(error["error"]["code"], "agent_not_running", "{action}");
+    }
+    let (status, error) = api.call(Method::GET, &format!("/v1/agents/{id}/files"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["error"]["code"], "agent_not_running");
+
+    let (status, restarted) = api.action(&id, "start").await;
+    assert_eq!(status, StatusCode::OK, "{restarted}");
+    assert_eq!(restarted["status"], "running");
+    let (status, kept) = api.call(Method::GET, &file, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(kept, Value::String("kept across stop".into()));
+
+    // Restart replaces the processes.
+    let before = sandbox_pids(&id);
+    let (status, after_restart) = api.action(&id, "restart").await;
+    assert_eq!(status, StatusCode::OK, "{after_restart}");
+    assert_eq!(after_restart["status"], "running");
+    let after = sandbox_pids(&id);
+    assert!(!after.is_empty());
+    assert!(before.iter().all(|pid| !after.contains(pid)), "restart must start new processes: {before:?} -> {after:?}");
+
+    // PATCH of the model reaches the config inside the sandbox.
+    let patch = json!({"model": "anthropic/claude-opus-4-1"});
+    let (status, patched) = api.call(Method::PATCH, &format!("/v1/agents/{id}"), Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    api.wait_status(&id, "running", Duration::from_secs(120)).await;
+    let config = std::fs::read_to_string(server.data_dir.join("volumes").join(&id).join(config_file)).unwrap();
+    assert!(config.contains("claude-opus-4-1"), "{config_file} must name the new model:\n{config}");
+
+    let (_, events) = api.call(Method::GET, &format!("/v1/agents/{id}/events"), None).await;
+    let kinds: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"transition") && kinds.contains(&"action"), "{kinds:?}");
+
+    // Delete leaves nothing behind.
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!server.data_dir.join("volumes").join(&id).exists(), "volume must be gone");
+    assert!(!server.data_dir.join("sandboxes").join(&id).exists(), "sandbox state must be gone");
+    assert!(cgroup_dir("freezer", &id).is_none(), "cgroup must be gone");
+    assert_eq!(api.status_of(&id).await, "");
+}
+
+#[tokio::test]
+async fn openclaw_agent_lifecycle() {
+    drive_lifecycle("openclaw", 201, "openclaw.json").await;
+}
+
+#[tokio::test]
+async fn hermes_agent_lifecycle() {
+    drive_lifecycle("hermes", 202, "config.yaml").await;
+}
+
+#[tokio::test]
+async fn kill_while_provisioning_then_adopt() {
+    let server = start_server(203);
+    let api = Api::new(&server);
+    let mut body = quickstart_body();
+    body["runtime_kind"] = json!("hermes");
+    body["wait"] = json!(false);
+    let (status, agent) = api.call(Method::POST, "/v1/agents", Some(body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{agent}");
+    assert_eq!(agent["status"], "provisioning");
+    let id = agent["id"].as_str().unwrap().to_string();
+
+    // Let provisioning begin, then kill the server without any cleanup.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server.data_dir.join("sandboxes").join(&id).exists() {
+        assert!(Instant::now() < deadline, "provisioning never created a sandbox");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let data_dir = server.data_dir.clone();
+    let server = server.kill_and_restart();
+    let api = Api::new(&server);
+
+    api.wait_status(&id, "running", Duration::from_secs(180)).await;
+    let sandboxes: Vec<_> = std::fs::read_dir(data_dir.join("sandboxes"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir() && e.file_name().to_string_lossy().starts_with("ag"))
+        .collect();
+    assert_eq!(sandboxes.len(), 1, "exactly one sandbox for the one agent");
+    assert!(!sandbox_pids(&id).is_empty());
+
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
