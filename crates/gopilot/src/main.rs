@@ -2,6 +2,7 @@
 
 mod config;
 mod gateway;
+mod images;
 mod keys;
 mod master_key;
 mod serve;
@@ -39,6 +40,9 @@ enum Command {
     /// Manage API keys in the data directory's store.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Build and list the runtime images agents run from.
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
     /// Manage accounts, for operators hosting several tenants.
     #[command(subcommand)]
     Accounts(keys::AccountsCommand),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
             }
             Command::Keys(command) => keys::run(&config, command).await,
             Command::Accounts(command) => keys::run_accounts(&config, command).await,
+            Command::Images(command) => images::run(&config, command).await,
         }
     });
 

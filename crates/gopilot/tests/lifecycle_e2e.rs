@@ -84,6 +84,11 @@ impl<'a> Api<'a> {
     }
 }
 
+/// The sandbox backend's per-sandbox state directory.
+fn sandbox_dir(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("sandboxes").join("sandboxes").join(id)
+}
+
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
@@ -224,7 +229,8 @@ async fn drive_lifecycle(runtime: &str, net: u8, config_file: &str) {
     let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!server.data_dir.join("volumes").join(&id).exists(), "volume must be gone");
-    assert!(!server.data_dir.join("sandboxes").join(&id).exists(), "sandbox state must be gone");
+    assert!(sandbox_dir(&server.data_dir, &id).parent().unwrap().exists(), "the state root must be where the test looks");
+    assert!(!sandbox_dir(&server.data_dir, &id).exists(), "sandbox state must be gone");
     assert!(cgroup_dir("freezer", &id).is_none(), "cgroup must be gone");
     assert_eq!(api.status_of(&id).await, "");
 }
@@ -253,7 +259,7 @@ async fn kill_while_provisioning_then_adopt() {
 
     // Let provisioning begin, then kill the server without any cleanup.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !server.data_dir.join("sandboxes").join(&id).exists() {
+    while !sandbox_dir(&server.data_dir, &id).exists() {
         assert!(Instant::now() < deadline, "provisioning never created a sandbox");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -262,7 +268,7 @@ async fn kill_while_provisioning_then_adopt() {
     let api = Api::new(&server);
 
     api.wait_status(&id, "running", Duration::from_secs(180)).await;
-    let sandboxes: Vec<_> = std::fs::read_dir(data_dir.join("sandboxes"))
+    let sandboxes: Vec<_> = std::fs::read_dir(sandbox_dir(&data_dir, &id).parent().unwrap())
         .unwrap()
         .flatten()
         .filter(|e| e.path().is_dir() && e.file_name().to_string_lossy().starts_with("ag"))
