@@ -341,7 +341,7 @@ impl RuntimeLocator for Arc<Lifecycle> {
         if agent.status == AgentStatus::Paused || agent.desired_state == DesiredState::Paused {
             agent = self.act(account_id, agent_id, Action::Resume).await?;
         }
-        if agent.status == AgentStatus::Provisioning {
+        if agent.status == AgentStatus::Provisioning && self.has_sandboxes() {
             agent = self
                 .wait_for(account_id, agent_id, self.settings.ready_timeout, |s| s != AgentStatus::Provisioning)
                 .await?;

@@ -80,7 +80,32 @@ pub(super) fn build(input: &RenderInput, models: &AgentModels) -> Result<Value, 
     if !channels.is_empty() {
         config.insert("channels".into(), Value::Object(channels));
     }
+    let plugins = plugin_paths(&input.spec.channels);
+    if !plugins.is_empty() {
+        config.insert("plugins".into(), json!({ "load": { "paths": plugins } }));
+    }
     Ok(Value::Object(config))
+}
+
+/// Paths of the channel plugins that the config's channels need. In
+/// OpenClaw 2026.9.6 only Telegram ships in the core package; Slack, Discord
+/// and WhatsApp are `@openclaw/<name>` packages that the image installs
+/// under its prefix, and a config loads them by path.
+fn plugin_paths(channels: &gopilot_core::Channels) -> Vec<String> {
+    let mut names = Vec::new();
+    if channels.slack.is_some() {
+        names.push("slack");
+    }
+    if channels.discord.is_some() {
+        names.push("discord");
+    }
+    if channels.whatsapp.is_some() {
+        names.push("whatsapp");
+    }
+    names
+        .into_iter()
+        .map(|name| format!("{}/node_modules/@openclaw/{name}", crate::image::OPENCLAW_PREFIX))
+        .collect()
 }
 
 /// `gateway`: local mode on the sandbox's address, token auth with the
@@ -157,4 +182,26 @@ fn agents_section(spec: &AgentSpec, models: &AgentModels) -> Value {
         },
         "entries": entries,
     })
+}
+
+#[cfg(test)]
+mod plugin_tests {
+    use super::*;
+    use gopilot_core::channel::{SlackChannel, TelegramChannel, WhatsappChannel};
+
+    #[test]
+    fn plugin_paths_follow_channels() {
+        let mut channels = gopilot_core::Channels {
+            telegram: Some(TelegramChannel { bot_token: "1:x".into(), allow_from: vec![] }),
+            ..Default::default()
+        };
+        assert!(plugin_paths(&channels).is_empty(), "telegram ships in the core package");
+
+        channels.slack = Some(SlackChannel { app_token: "xapp-1".into(), bot_token: "xoxb-1".into(), allow_from: vec![] });
+        channels.whatsapp = Some(WhatsappChannel::default());
+        assert_eq!(
+            plugin_paths(&channels),
+            ["/opt/openclaw/node_modules/@openclaw/slack", "/opt/openclaw/node_modules/@openclaw/whatsapp"]
+        );
+    }
 }
