@@ -66,6 +66,43 @@ pub struct CreateAgent {
     /// agent runs.
     #[serde(default)]
     pub wait: Option<bool>,
+    /// Workspace files to write before the runtime first starts, by path
+    /// under the workspace root, such as `{"SOUL.md": "..."}`.
+    #[serde(default)]
+    pub files: Option<std::collections::BTreeMap<String, String>>,
+}
+
+const INITIAL_FILES_MAX: usize = 64;
+
+/// Checks the paths of workspace files given at create time: relative,
+/// without `..`, `.` or hidden components, and never a file the runtime
+/// reserves for its own configuration.
+pub fn validate_initial_files(
+    runtime: RuntimeKind,
+    files: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ValidationError> {
+    if files.len() > INITIAL_FILES_MAX {
+        return Err(ValidationError::new("files", format!("must have at most {INITIAL_FILES_MAX} entries")));
+    }
+    for name in files.keys() {
+        let field = format!("files.{name}");
+        let components: Vec<&str> = name.split('/').collect();
+        let well_formed = !name.is_empty()
+            && name.len() <= 255
+            && !name.starts_with('/')
+            && !name.contains('\0')
+            && components.iter().all(|c| !c.is_empty() && !c.starts_with('.'));
+        if !well_formed {
+            return Err(ValidationError::new(
+                field,
+                "must be a relative path without empty, '.', '..' or hidden components",
+            ));
+        }
+        if runtime == RuntimeKind::Hermes && name == "config.yaml" {
+            return Err(ValidationError::new(field, "is reserved for the runtime's configuration"));
+        }
+    }
+    Ok(())
 }
 
 /// Body of `PATCH /v1/agents/{id}`. Absent fields keep their value; a list
@@ -108,6 +145,9 @@ impl CreateAgent {
         let model = parse_model(runtime_kind, self.model.as_deref().unwrap_or(""), &llm_keys)?;
         let channels = self.channels.unwrap_or_default();
         let extra_agents = self.agents.unwrap_or_default();
+        if let Some(files) = &self.files {
+            validate_initial_files(runtime_kind, files)?;
+        }
 
         let spec = AgentSpec { name, description, model, runtime_kind, size, llm_keys, channels, extra_agents };
         check_spec(&spec)?;
@@ -407,6 +447,24 @@ mod tests {
             ..quickstart()
         };
         assert_eq!(field_of(request.validate()), "agents[1].name");
+    }
+
+    #[test]
+    fn initial_file_paths_checked() {
+        for bad in ["", "/etc/passwd", "../x", "a/../b", ".env", "notes/.hidden", "a//b"] {
+            let files = std::collections::BTreeMap::from([(bad.to_string(), "x".to_string())]);
+            let err = CreateAgent { files: Some(files), ..quickstart() }.validate().unwrap_err();
+            assert_eq!(err.field, format!("files.{bad}"), "{bad:?}");
+        }
+        let files = std::collections::BTreeMap::from([
+            ("SOUL.md".to_string(), "be kind".to_string()),
+            ("notes/todo.md".to_string(), "- ship".to_string()),
+        ]);
+        assert!(CreateAgent { files: Some(files), ..quickstart() }.validate().is_ok());
+
+        let reserved = std::collections::BTreeMap::from([("config.yaml".to_string(), "x".to_string())]);
+        let hermes = CreateAgent { runtime_kind: Some("hermes".into()), files: Some(reserved), ..quickstart() };
+        assert_eq!(hermes.validate().unwrap_err().field, "files.config.yaml");
     }
 
     #[test]

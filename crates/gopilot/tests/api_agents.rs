@@ -346,3 +346,54 @@ async fn health_and_openapi_need_no_key() {
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
     assert!(doc["components"]["schemas"]["CreateAgent"].is_object());
 }
+
+#[tokio::test]
+async fn idempotency_key_returns_same_agent() {
+    let api = Api::start();
+    let send = |key: &'static str| {
+        api.client
+            .post(api.server.url("/v1/agents"))
+            .header("X-API-Key", &api.key)
+            .header("Idempotency-Key", key)
+            .json(&quickstart_body())
+            .send()
+    };
+
+    let first: Value = send("create-support-bot-1").await.unwrap().json().await.unwrap();
+    let second: Value = send("create-support-bot-1").await.unwrap().json().await.unwrap();
+    assert_eq!(first["id"], second["id"], "{first} vs {second}");
+    let other: Value = send("create-support-bot-2").await.unwrap().json().await.unwrap();
+    assert_ne!(first["id"], other["id"]);
+
+    let (_, list) = api.send(reqwest::Method::GET, "/v1/agents", None).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
+
+    let bad = api
+        .client
+        .post(api.server.url("/v1/agents"))
+        .header("X-API-Key", &api.key)
+        .header("Idempotency-Key", "has space")
+        .json(&quickstart_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let error: Value = bad.json().await.unwrap();
+    assert!(error["error"]["message"].as_str().unwrap().contains("Idempotency-Key"));
+}
+
+#[tokio::test]
+async fn initial_files_validated_and_written() {
+    let api = Api::start();
+    let body = with(quickstart_body(), "files", json!({"../escape.md": "x"}));
+    let (status, error) = api.create(&body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["error"]["message"].as_str().unwrap().contains("files.../escape.md"), "{error}");
+
+    let body = with(quickstart_body(), "files", json!({"SOUL.md": "Be concise.", "notes/todo.md": "- ship"}));
+    let (status, agent) = api.create(&body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{agent}");
+    let workspace = api.server.data_dir.join("volumes").join(agent["id"].as_str().unwrap()).join("workspace-main");
+    assert_eq!(std::fs::read_to_string(workspace.join("SOUL.md")).unwrap(), "Be concise.");
+    assert_eq!(std::fs::read_to_string(workspace.join("notes/todo.md")).unwrap(), "- ship");
+}

@@ -146,6 +146,7 @@ async fn drive_lifecycle(runtime: &str, net: u8, config_file: &str) {
 
     let mut body = quickstart_body();
     body["runtime_kind"] = json!(runtime);
+    body["files"] = json!({"SOUL.md": "Answer in one sentence."});
     let started = Instant::now();
     let (status, agent) = api.call(Method::POST, "/v1/agents", Some(body)).await;
     assert!(status == StatusCode::CREATED || status == StatusCode::ACCEPTED, "{status}: {agent}");
@@ -155,6 +156,10 @@ async fn drive_lifecycle(runtime: &str, net: u8, config_file: &str) {
 
     let (_, running) = api.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
     assert!(running["usage"]["memory_bytes"].as_u64().unwrap_or(0) > 0, "usage readings: {running}");
+
+    let (status, soul) = api.call(Method::GET, &format!("/v1/agents/{id}/files/SOUL.md"), None).await;
+    assert_eq!(status, StatusCode::OK, "a file given at create time is in the workspace");
+    assert_eq!(soul, Value::String("Answer in one sentence.".into()));
 
     // Workspace file survives stop and start.
     let file = format!("/v1/agents/{id}/files/NOTES.md");

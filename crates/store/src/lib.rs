@@ -12,6 +12,7 @@ mod api_keys;
 mod connect;
 mod error;
 mod events;
+mod idempotency;
 mod status_history;
 mod time_ms;
 mod usage;

@@ -234,3 +234,22 @@ async fn unsupported_url_rejected() {
     let err = Store::connect("mysql://user:pw@localhost/db").await.unwrap_err();
     assert!(err.to_string().contains("mysql://***@localhost/db"), "{err}");
 }
+
+async fn check_idempotency_keys(db: TestDb) {
+    let store = &db.store;
+    assert_eq!(store.find_idempotency_key("acc1", "k1").await.unwrap(), None);
+    assert!(store.insert_idempotency_key("acc1", "k1", "ag1", now()).await.unwrap());
+    assert!(!store.insert_idempotency_key("acc1", "k1", "ag2", now()).await.unwrap(), "a taken key must not be replaced");
+    assert_eq!(store.find_idempotency_key("acc1", "k1").await.unwrap().as_deref(), Some("ag1"));
+    assert_eq!(store.find_idempotency_key("acc2", "k1").await.unwrap(), None, "keys are per account");
+}
+
+#[tokio::test]
+async fn sqlite_idempotency_keys() {
+    check_idempotency_keys(sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_idempotency_keys() {
+    check_idempotency_keys(postgres().await).await;
+}

@@ -34,8 +34,10 @@ pub struct CreateQuery {
 
 /// Create an agent. The call provisions a sandbox and returns once the
 /// runtime is ready (201), or with 202 and `status: "provisioning"` when the
-/// configured wait passes first or when `wait` is false.
-#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = CreateAgent, params(CreateQuery),
+/// configured wait passes first or when `wait` is false. A repeated
+/// `Idempotency-Key` header returns the agent the first request created.
+#[utoipa::path(post, path = "/v1/agents", tag = "agents", request_body = CreateAgent,
+    params(CreateQuery, ("Idempotency-Key" = Option<String>, Header, description = "Repeated keys return the agent the first request created")),
     security(("api_key" = []), ("bearer" = [])),
     responses(
         (status = 201, description = "Agent created and running", body = AgentResponse),
@@ -49,15 +51,34 @@ pub struct CreateQuery {
 pub async fn create_agent(
     State(state): State<AppState>,
     scoped: Scoped<AgentsWrite>,
+    headers: axum::http::HeaderMap,
     Query(query): Query<CreateQuery>,
     JsonBody(mut request): JsonBody<CreateAgent>,
 ) -> Result<(StatusCode, Json<AgentResponse>), ApiError> {
     let wait = query.wait.or(request.wait.take()).unwrap_or(true) && state.lifecycle.has_sandboxes();
     let wait_for = if wait { state.config.create_wait } else { std::time::Duration::ZERO };
 
-    let agent = state.lifecycle.create(&scoped.caller.account_id, request, wait_for).await?;
+    let idempotency_key = idempotency_key(&headers)?;
+
+    let agent = state
+        .lifecycle
+        .create(&scoped.caller.account_id, request, wait_for, idempotency_key.as_deref())
+        .await?;
     let status = if agent.status == gopilot_core::AgentStatus::Running { StatusCode::CREATED } else { StatusCode::ACCEPTED };
     Ok((status, Json(AgentResponse::new(agent, &state.config.agents_domain))))
+}
+
+/// Reads `Idempotency-Key`: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().unwrap_or("");
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::InvalidRequest(
+            "Idempotency-Key header must be 1 to 255 visible ASCII characters".into(),
+            Some("Idempotency-Key".into()),
+        ));
+    }
+    Ok(Some(key.to_string()))
 }
 
 /// List agents, newest first.

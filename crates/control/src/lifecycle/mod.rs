@@ -141,24 +141,67 @@ impl Lifecycle {
     }
 
     /// Creates an agent and waits up to `wait` for it to run. Returns the
-    /// agent as it is when the wait ends.
+    /// agent as it is when the wait ends. A repeated `idempotency_key`
+    /// returns the agent that the first request with it created.
     pub async fn create(
         self: &Arc<Self>,
         account_id: &str,
         request: CreateAgent,
         wait: Duration,
+        idempotency_key: Option<&str>,
     ) -> Result<AgentView, ServiceError> {
+        if let Some(key) = idempotency_key {
+            if let Some(existing) = self.store.find_idempotency_key(account_id, key).await? {
+                return self.wait_until_settled(account_id, &existing, wait).await;
+            }
+        }
+
         let spec = request.clone().validate()?;
         self.check_renders(&spec).await?;
+        let files = request.files.clone().unwrap_or_default();
 
         let agent = self.agents.create(account_id, request).await?;
+        if let Some(key) = idempotency_key {
+            if !self.store.insert_idempotency_key(account_id, key, &agent.id, crate::clock::now()).await? {
+                // A request with the same key won the race; keep its agent.
+                self.agents.delete(account_id, &agent.id).await?;
+                let existing = self.store.find_idempotency_key(account_id, key).await?.unwrap_or_default();
+                return self.wait_until_settled(account_id, &existing, wait).await;
+            }
+        }
+        if !files.is_empty() {
+            self.write_initial_files(&agent, &files)?;
+        }
+
         self.note_activity(&agent.id);
         self.spawn_converge(agent.id.clone());
+        self.wait_until_settled(account_id, &agent.id, wait).await
+    }
 
-        self.wait_for(account_id, &agent.id, wait, |status| {
-            matches!(status, AgentStatus::Running | AgentStatus::Error)
-        })
-        .await
+    async fn wait_until_settled(&self, account_id: &str, id: &str, wait: Duration) -> Result<AgentView, ServiceError> {
+        self.wait_for(account_id, id, wait, |status| matches!(status, AgentStatus::Running | AgentStatus::Error))
+            .await
+    }
+
+    /// Writes workspace files given at create time into the new agent's
+    /// volume. The volume is new and no runtime has run in it yet, so no
+    /// path in it can be a link planted by an agent.
+    fn write_initial_files(
+        &self,
+        agent: &AgentView,
+        files: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ServiceError> {
+        let workspace = self.volume_dir(&agent.id).join(provision::workspace_subdir(agent.runtime_kind));
+        for (name, contents) in files {
+            let path = workspace.join(name);
+            let io = |err: std::io::Error| ServiceError::Sandbox(format!("cannot write workspace file {name}: {err}"));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            std::fs::write(&path, contents).map_err(io)?;
+        }
+        tracing::info!(agent_id = %agent.id, files = files.len(), "wrote initial workspace files");
+        Ok(())
     }
 
     /// Applies an update to the record and then to the live sandbox.

@@ -31,6 +31,14 @@ pub fn volume_mount(kind: RuntimeKind) -> &'static str {
     }
 }
 
+/// Returns the workspace directory relative to the volume.
+pub fn workspace_subdir(kind: RuntimeKind) -> &'static str {
+    match kind {
+        RuntimeKind::Openclaw => "workspace-main",
+        RuntimeKind::Hermes => "",
+    }
+}
+
 /// Returns the sandbox's init command: the supervisor reading its config
 /// from the volume. It depends only on the runtime kind, so it is known
 /// before the sandbox has an address to render the config with.
