@@ -3,39 +3,16 @@
 //! PostgreSQL comes from `GOPILOT_TEST_POSTGRES_URL`, which `scripts/test`
 //! sets after starting a throwaway server; each test creates its own database.
 
+mod common;
+
+use common::{postgres, sqlite, TestDb};
 use gopilot_core::agent::LlmKeyHint;
 use gopilot_core::model::ModelRef;
 use gopilot_core::secret::hash_token;
 use gopilot_core::{Agent, AgentStatus, DesiredState, RuntimeKind, ScopeSet, Size};
 use gopilot_store::{Account, AgentRow, NewApiKey, Store};
-use sqlx::Connection;
 use time::{Duration, OffsetDateTime};
 
-struct TestDb {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&Store::sqlite_url_for(dir.path())).await.unwrap();
-    TestDb { store, _dir: Some(dir) }
-}
-
-async fn postgres() -> TestDb {
-    let admin_url = std::env::var("GOPILOT_TEST_POSTGRES_URL").expect(
-        "GOPILOT_TEST_POSTGRES_URL is not set; run the suite with scripts/test, which starts PostgreSQL",
-    );
-    sqlx::any::install_default_drivers();
-    let name = gopilot_core::id::new_id("t");
-    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
-
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let store = Store::connect(&format!("{base}/{name}")).await.unwrap();
-    TestDb { store, _dir: None }
-}
 
 fn now() -> OffsetDateTime {
     // Millisecond precision, as stored.

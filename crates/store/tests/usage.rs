@@ -1,39 +1,16 @@
 //! Usage records and status history, run once against SQLite and once
 //! against PostgreSQL (from `GOPILOT_TEST_POSTGRES_URL`, like `store.rs`).
 
+mod common;
+
+use common::{postgres, sqlite, TestDb};
 use gopilot_core::model::ModelRef;
 use gopilot_core::secret::hash_token;
 use gopilot_core::{Agent, AgentStatus, DesiredState, RuntimeKind, Size};
 use gopilot_store::{Account, AgentRow, NewUsageRecord, Store, UsageBucket, UsageFilter, UsageGrouping};
-use sqlx::Connection;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-struct TestDb {
-    store: Store,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&Store::sqlite_url_for(dir.path())).await.unwrap();
-    TestDb { store, _dir: Some(dir) }
-}
-
-async fn postgres() -> TestDb {
-    let admin_url = std::env::var("GOPILOT_TEST_POSTGRES_URL").expect(
-        "GOPILOT_TEST_POSTGRES_URL is not set; run the suite with scripts/test, which starts PostgreSQL",
-    );
-    sqlx::any::install_default_drivers();
-    let name = gopilot_core::id::new_id("t");
-    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
-
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let store = Store::connect(&format!("{base}/{name}")).await.unwrap();
-    TestDb { store, _dir: None }
-}
 
 const DAY1: OffsetDateTime = datetime!(2026-03-01 10:00 UTC);
 
