@@ -256,6 +256,15 @@ async fn kill_while_provisioning_then_adopt() {
     let api = Api::new(&server);
     let mut body = quickstart_body();
     body["runtime_kind"] = json!("hermes");
+
+    // One agent running, a second one provisioning.
+    let (status, running) = api.call(Method::POST, "/v1/agents", Some(body.clone())).await;
+    assert!(status.is_success(), "{running}");
+    let running_id = running["id"].as_str().unwrap().to_string();
+    api.wait_status(&running_id, "running", Duration::from_secs(180)).await;
+    let running_pids = sandbox_pids(&running_id);
+    assert!(!running_pids.is_empty());
+
     body["wait"] = json!(false);
     let (status, agent) = api.call(Method::POST, "/v1/agents", Some(body)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{agent}");
@@ -273,14 +282,27 @@ async fn kill_while_provisioning_then_adopt() {
     let api = Api::new(&server);
 
     api.wait_status(&id, "running", Duration::from_secs(180)).await;
-    let sandboxes: Vec<_> = std::fs::read_dir(sandbox_dir(&data_dir, &id).parent().unwrap())
+    api.wait_status(&running_id, "running", Duration::from_secs(30)).await;
+    assert_eq!(sandbox_pids(&running_id), running_pids, "the running agent is adopted, not recreated");
+    for agent_id in [&id, &running_id] {
+        let (status, files) = api.call(Method::GET, &format!("/v1/agents/{agent_id}/files"), None).await;
+        assert_eq!(status, StatusCode::OK, "{agent_id} must answer after the restart: {files}");
+    }
+
+    let sandboxes: Vec<String> = std::fs::read_dir(sandbox_dir(&data_dir, &id).parent().unwrap())
         .unwrap()
         .flatten()
-        .filter(|e| e.path().is_dir() && e.file_name().to_string_lossy().starts_with("ag"))
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_string())
         .collect();
-    assert_eq!(sandboxes.len(), 1, "exactly one sandbox for the one agent");
-    assert!(!sandbox_pids(&id).is_empty());
+    let mut expected = vec![id.clone(), running_id.clone()];
+    expected.sort();
+    let mut found = sandboxes.clone();
+    found.sort();
+    assert_eq!(found, expected, "one sandbox per agent, no duplicates or orphans");
 
-    let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{id}"), None).await;
-    assert_eq!(status, StatusCode::OK);
+    for agent_id in [&id, &running_id] {
+        let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{agent_id}"), None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
 }
