@@ -19,7 +19,7 @@ pub(crate) fn handle(context: &RequestContext, body: &Value) -> Response {
     let prompt_text = format!("{system} {}", prompt::messages_text(body.get("messages")));
     let answer = prompt::build_answer(
         &context.config,
-        &prompt::last_user_text(body.get("messages")),
+        &prompt::user_text(body.get("messages"), context.config.echo),
     );
     let counts = TokenCounts::new(&prompt_text, &answer, &context.config);
 

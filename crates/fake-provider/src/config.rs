@@ -1,6 +1,17 @@
 use std::time::Duration;
 
 /// Behaviour of a [`crate::FakeProvider`].
+/// The user message an answer repeats after the prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Echo {
+    #[default]
+    LastUserMessage,
+    /// The first user message: for clients that append their own context
+    /// as a later user message (OpenClaw 2026.9.6 does), so the answer
+    /// repeats the caller's prompt.
+    FirstUserMessage,
+}
+
 #[derive(Debug, Clone)]
 pub struct FakeProviderConfig {
     /// API key that requests must carry (`Authorization: Bearer` on OpenAI
@@ -8,6 +19,8 @@ pub struct FakeProviderConfig {
     pub expected_api_key: Option<String>,
     /// Text put before the last user message to form the answer.
     pub answer_prefix: String,
+    /// Which user message the answer echoes.
+    pub echo: Echo,
     /// Input tokens reported as served from the prompt cache, capped at the
     /// prompt's own token count.
     pub cached_tokens: u64,
@@ -24,6 +37,7 @@ impl Default for FakeProviderConfig {
         Self {
             expected_api_key: None,
             answer_prefix: "fake answer:".to_owned(),
+            echo: Echo::LastUserMessage,
             cached_tokens: 0,
             chunk_delay: Duration::ZERO,
             response_delay: Duration::ZERO,

@@ -26,6 +26,6 @@ mod recording;
 mod server;
 mod sse;
 
-pub use config::FakeProviderConfig;
+pub use config::{Echo, FakeProviderConfig};
 pub use recording::RecordedRequest;
 pub use server::{FakeProvider, FakeProviderError, FakeProviderHandle};

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::config::FakeProviderConfig;
+use crate::config::{Echo, FakeProviderConfig};
 
 /// Token counts of one answer, as the fake provider reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,16 +83,20 @@ pub(crate) fn messages_text(messages: Option<&Value>) -> String {
 
 /// Returns the text of the last message with role `user` in a `messages` array.
 pub(crate) fn last_user_text(messages: Option<&Value>) -> String {
+    user_text(messages, Echo::LastUserMessage)
+}
+
+/// Returns the text of the user message that `echo` selects.
+pub(crate) fn user_text(messages: Option<&Value>, echo: Echo) -> String {
     let Some(Value::Array(messages)) = messages else {
         return String::new();
     };
-    messages
-        .iter()
-        .rev()
-        .find(|message| message.get("role").and_then(Value::as_str) == Some("user"))
-        .and_then(|message| message.get("content"))
-        .map(content_text)
-        .unwrap_or_default()
+    let is_user = |message: &&Value| message.get("role").and_then(Value::as_str) == Some("user");
+    let chosen = match echo {
+        Echo::LastUserMessage => messages.iter().rev().find(is_user),
+        Echo::FirstUserMessage => messages.iter().find(is_user),
+    };
+    chosen.and_then(|message| message.get("content")).map(content_text).unwrap_or_default()
 }
 
 /// Returns the `model` field of a request body, or `"unknown"`.
@@ -142,6 +146,7 @@ mod tests {
             {"role": "assistant", "content": null}
         ]);
         assert_eq!(last_user_text(Some(&messages)), "second question");
+        assert_eq!(user_text(Some(&messages), Echo::FirstUserMessage), "first question");
     }
 
     #[test]

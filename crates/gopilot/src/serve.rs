@@ -120,6 +120,17 @@ impl SandboxNetwork {
             .gateway
             .listen
             .unwrap_or_else(|| std::net::SocketAddr::from((bridge_ip, crate::gateway::DEFAULT_PORT)));
+
+        // Sandboxes reach the gateway only at the bridge address, on a port
+        // that their firewall rules allow, so it must be known in advance.
+        let on_bridge = gateway_listen.ip() == std::net::IpAddr::V4(bridge_ip) && gateway_listen.port() != 0;
+        if config.sandbox.backend == SandboxBackend::Runc && !on_bridge {
+            anyhow::bail!(
+                "gateway.listen {gateway_listen} is not reachable from sandboxes: with sandboxes it must be \
+                 the bridge address {bridge_ip} with a fixed port, such as {bridge_ip}:{}; leave it unset for that default",
+                crate::gateway::DEFAULT_PORT
+            );
+        }
         let gateway_url = format!("http://{bridge_ip}:{}", gateway_listen.port());
         Ok(SandboxNetwork { subnet, gateway_listen, gateway_url })
     }

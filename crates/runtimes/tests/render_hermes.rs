@@ -108,9 +108,9 @@ fn anthropic_agent_loads_in_hermes() {
 #[test]
 fn openai_compatible_providers_use_custom() {
     for (model, provider, route) in [
-        ("openai/gpt-5.4", "openai", "http://10.231.0.1:8181/openai"),
-        ("openrouter/meta-llama/llama-3-70b", "openrouter", "http://10.231.0.1:8181/openrouter"),
-        ("my-vllm/qwen3:8b", "my-vllm", "http://10.231.0.1:8181/compat/my-vllm"),
+        ("openai/gpt-5.4", "openai", "http://10.231.0.1:8181/openai/v1"),
+        ("openrouter/meta-llama/llama-3-70b", "openrouter", "http://10.231.0.1:8181/openrouter/v1"),
+        ("my-vllm/qwen3:8b", "my-vllm", "http://10.231.0.1:8181/compat/my-vllm/v1"),
     ] {
         let spec = CreateAgent {
             model: Some(model.into()),

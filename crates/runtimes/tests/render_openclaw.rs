@@ -133,7 +133,7 @@ fn providers_point_at_gateway_with_token() {
     assert_eq!(providers["anthropic"]["api"], "anthropic-messages");
     assert_eq!(providers["anthropic"]["apiKey"], GATEWAY_TOKEN);
     assert_eq!(providers["anthropic"]["models"][0]["id"], "claude-sonnet-4-6");
-    assert_eq!(providers["openai"]["baseUrl"], "http://10.231.0.1:8181/openai");
+    assert_eq!(providers["openai"]["baseUrl"], "http://10.231.0.1:8181/openai/v1");
     assert_eq!(providers["openai"]["api"], "openai-completions");
     assert_eq!(providers["openai"]["apiKey"], GATEWAY_TOKEN);
 }
@@ -154,9 +154,9 @@ fn compat_and_openrouter_routes() {
     let config = config_json(&render(&spec).unwrap());
     let providers = &config["models"]["providers"];
 
-    assert_eq!(providers["openrouter"]["baseUrl"], "http://10.231.0.1:8181/openrouter");
+    assert_eq!(providers["openrouter"]["baseUrl"], "http://10.231.0.1:8181/openrouter/v1");
     assert_eq!(providers["openrouter"]["models"][0]["id"], "meta-llama/llama-3-70b");
-    assert_eq!(providers["my-vllm"]["baseUrl"], "http://10.231.0.1:8181/compat/my-vllm");
+    assert_eq!(providers["my-vllm"]["baseUrl"], "http://10.231.0.1:8181/compat/my-vllm/v1");
     assert_eq!(providers["my-vllm"]["api"], "openai-completions");
     assert_eq!(config["agents"]["entries"]["local"]["model"]["primary"], "my-vllm/qwen3:8b");
 }

@@ -61,11 +61,14 @@ impl Server {
             .env("GOPILOT_LOG", "debug,sqlx=warn,hyper=info,h2=info")
             // API tests keep agents as records; lifecycle tests set runc.
             .env("GOPILOT_SANDBOX__BACKEND", "none")
-            // Without sandboxes there is no bridge address for the LLM gateway.
-            .env("GOPILOT_GATEWAY__LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout_path).unwrap())
             .stderr(fs::File::create(&stderr_path).unwrap());
+        let with_sandboxes = env.iter().any(|(key, value)| key == "GOPILOT_SANDBOX__BACKEND" && value == "runc");
+        if !with_sandboxes {
+            // Without sandboxes there is no bridge address for the LLM gateway.
+            command.env("GOPILOT_GATEWAY__LISTEN", "127.0.0.1:0");
+        }
         for (key, value) in &env {
             command.env(key, value);
         }

@@ -16,14 +16,14 @@ pub const OPENCLAW_VERSION: &str = "2026.9.6";
 pub const NODE_VERSION: &str = "24.19.0";
 pub const HERMES_VERSION: &str = "0.19.0";
 
-/// Extras of the `hermes-agent` package that the messaging channels need:
-/// `messaging` brings Telegram, Discord and Slack. Email uses the standard
-/// library.
+/// Extras of the `hermes-agent` package: `anthropic` brings the client that
+/// Hermes' Anthropic provider imports, and `messaging` brings Telegram,
+/// Discord and Slack. Email uses the standard library.
 ///
 /// NOTE: Hermes' WhatsApp Web adapter runs a Node.js bridge from
 /// `scripts/whatsapp-bridge`, which the 0.19.0 wheel does not contain, and
 /// the image has no Node. Only the WhatsApp Cloud API adapter can work here.
-pub const HERMES_EXTRAS: [&str; 1] = ["messaging"];
+pub const HERMES_EXTRAS: [&str; 2] = ["anthropic", "messaging"];
 
 /// Channel plugins installed next to OpenClaw, at OpenClaw's version.
 /// OpenClaw 2026.9.6 ships WhatsApp, Slack and Discord outside its core

@@ -21,8 +21,10 @@ impl ProviderApi {
     }
 }
 
-/// Returns the LLM gateway URL that serves `provider`: `<base>/anthropic`,
-/// `<base>/openai`, `<base>/openrouter`, else `<base>/compat/<provider>`.
+/// Returns the LLM gateway URL that serves `provider`, as the provider's SDK
+/// expects its base URL: `<base>/anthropic` (Anthropic clients append
+/// `/v1/messages`), and `<base>/openai/v1`, `<base>/openrouter/v1` or
+/// `<base>/compat/<provider>/v1` (OpenAI clients append `/chat/completions`).
 pub fn gateway_route(gateway_base_url: &str, provider: &str) -> Result<String, RenderError> {
     let base = gateway_base_url.trim_end_matches('/');
     let is_http = base.strip_prefix("http://").is_some_and(|rest| !rest.is_empty() && !rest.contains(['?', '#']));
@@ -35,8 +37,9 @@ pub fn gateway_route(gateway_base_url: &str, provider: &str) -> Result<String, R
     }
 
     let route = match provider {
-        "anthropic" | "openai" | "openrouter" => provider.to_string(),
-        other => format!("compat/{other}"),
+        "anthropic" => provider.to_string(),
+        "openai" | "openrouter" => format!("{provider}/v1"),
+        other => format!("compat/{other}/v1"),
     };
     Ok(format!("{base}/{route}"))
 }
@@ -49,8 +52,9 @@ mod tests {
     fn routes_per_provider() {
         let base = "http://10.231.0.1:8181/";
         assert_eq!(gateway_route(base, "anthropic").unwrap(), "http://10.231.0.1:8181/anthropic");
-        assert_eq!(gateway_route(base, "openrouter").unwrap(), "http://10.231.0.1:8181/openrouter");
-        assert_eq!(gateway_route(base, "my-vllm").unwrap(), "http://10.231.0.1:8181/compat/my-vllm");
+        assert_eq!(gateway_route(base, "openai").unwrap(), "http://10.231.0.1:8181/openai/v1");
+        assert_eq!(gateway_route(base, "openrouter").unwrap(), "http://10.231.0.1:8181/openrouter/v1");
+        assert_eq!(gateway_route(base, "my-vllm").unwrap(), "http://10.231.0.1:8181/compat/my-vllm/v1");
     }
 
     #[test]
