@@ -120,3 +120,44 @@ impl<S: RequiredScope, St: Send + Sync> FromRequestParts<St> for Scoped<S> {
         Ok(Scoped { caller, _scope: PhantomData })
     }
 }
+
+/// A query string. Errors name the parameter, in the API's error format.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
+                let param = detail.split_once(':').map(|(name, _)| name.trim().to_string());
+                Err(ApiError::InvalidRequest(format!("invalid query parameter {detail}"), param))
+            }
+        }
+    }
+}
+
+/// A raw request body of any type, limited to the body size limit.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or(0);
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(limit)
+            } else {
+                ApiError::invalid(format!("cannot read request body: {rejection}"))
+            }
+        })
+    }
+}

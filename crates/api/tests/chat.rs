@@ -267,7 +267,7 @@ async fn silent_stream_ends_with_error_event() {
 }
 
 #[tokio::test]
-async fn runtime_json_error_passes_through() {
+async fn runtime_json_error_mapped_to_format() {
     // The runtime expects another token, so it returns 401 in OpenAI's format.
     let provider = FakeProvider::start(FakeProviderConfig { expected_api_key: Some("other".into()), ..Default::default() })
         .await
@@ -276,9 +276,12 @@ async fn runtime_json_error_passes_through() {
 
     let response = api.post(&format!("/v1/agents/{id}/chat/completions"), &api.write_key).json(&hello(json!({}))).send().await.unwrap();
 
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status(), 502, "a runtime that rejects its own token is a failure behind the API");
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["message"], "Incorrect API key provided.");
+    assert_eq!(body["error"]["type"], "server_error");
+    assert_eq!(body["error"]["code"], "upstream_error");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Incorrect API key provided."), "{message}");
 }
 
 #[tokio::test]

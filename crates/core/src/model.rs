@@ -72,7 +72,7 @@ pub fn parse_model(
         if !is_valid_model_name(name) {
             return Err(ValidationError::new(
                 "model",
-                format!("model name {name:?} in {model:?} is empty or has characters other than letters, digits and . - _ : / @"),
+                format!("{model:?} has an empty model name or one with characters other than letters, digits and . - _ : / @"),
             ));
         }
         return Ok(ModelRef { provider: provider.to_string(), name: name.to_string() });
@@ -81,7 +81,7 @@ pub fn parse_model(
     match runtime {
         RuntimeKind::Openclaw => Err(ValidationError::new(
             "model",
-            format!("openclaw agents need a provider-prefixed model such as \"anthropic/{model}\", got {model:?}"),
+            format!("must name its provider for openclaw agents, such as \"anthropic/{model}\", got {model:?}"),
         )),
         RuntimeKind::Hermes => {
             if !is_valid_model_name(model) {

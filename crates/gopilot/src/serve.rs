@@ -147,6 +147,7 @@ async fn build_lifecycle(config: &Config, network: &SandboxNetwork, agents: Agen
         stop_grace: Duration::from_secs(lifecycle.stop_grace_secs),
         idle_pause_after: (lifecycle.idle_pause_secs > 0).then(|| Duration::from_secs(lifecycle.idle_pause_secs)),
         reconcile_interval: Duration::from_millis(lifecycle.reconcile_interval_ms),
+        known_providers: known_providers(config),
     };
 
     if config.sandbox.backend == SandboxBackend::None {
@@ -172,6 +173,18 @@ async fn build_lifecycle(config: &Config, network: &SandboxNetwork, agents: Agen
 
     let images = Images::open(&settings.data_dir, None).context("cannot open the image store")?;
     Ok(Lifecycle::new(agents, Arc::new(backend), images, settings))
+}
+
+/// Returns the providers the gateway forwards to: the built-in ones and
+/// every configured upstream.
+fn known_providers(config: &Config) -> Vec<String> {
+    let mut providers: Vec<String> = gopilot_llm_gateway::BUILTIN_PROVIDERS.iter().map(|p| p.to_string()).collect();
+    for name in config.gateway.upstreams.keys() {
+        if !providers.contains(name) {
+            providers.push(name.clone());
+        }
+    }
+    providers
 }
 
 fn nix_is_root() -> bool {

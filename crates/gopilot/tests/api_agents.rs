@@ -108,6 +108,15 @@ async fn each_invalid_field_is_named() {
             "llm_keys[0].provider",
         ),
         ("llm_keys not a list", with(base.clone(), "llm_keys", json!("sk-ant")), "llm_keys"),
+        (
+            "unknown provider",
+            with(
+                with(base.clone(), "model", json!("nosuchprov/m")),
+                "llm_keys",
+                json!([{"provider": "nosuchprov", "api_key": "k-123"}]),
+            ),
+            "llm_keys[0].provider",
+        ),
         ("slack app token", with(base.clone(), "channels", slack), "channels.slack.appToken"),
         (
             "telegram token",

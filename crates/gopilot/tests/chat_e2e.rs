@@ -23,7 +23,6 @@ use gopilot_fake_provider::{Echo, FakeProvider, FakeProviderConfig, FakeProvider
 use gopilot_llm_gateway::PriceTable;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 /// The provider key given in `llm_keys`. The fake provider accepts no other,
 /// so every completion proves that the gateway added it.
@@ -254,15 +253,18 @@ impl Reported {
         self.cached += other.cached;
     }
 
-    /// Cost at the shipped price table, computed apart from the gateway's code.
-    fn cost(self, provider: &str, model: &str) -> f64 {
+    /// Cost at the shipped price table, computed apart from the gateway's
+    /// code; `None` for a model the table lacks.
+    fn cost(self, provider: &str, model: &str) -> Option<f64> {
         let table = PriceTable::builtin();
-        let price = table.lookup(provider, model).unwrap_or_else(|| panic!("{provider}/{model} is not in the price table"));
+        let price = table.lookup(provider, model)?;
         let cached_price = price.cached_input.unwrap_or(price.input);
-        ((self.input - self.cached) as f64 * price.input
-            + self.cached as f64 * cached_price
-            + self.output as f64 * price.output)
-            / 1e6
+        Some(
+            ((self.input - self.cached) as f64 * price.input
+                + self.cached as f64 * cached_price
+                + self.output as f64 * price.output)
+                / 1e6,
+        )
     }
 }
 
@@ -388,6 +390,21 @@ fn find_dir(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Returns the pid of the runtime: the sandbox's process whose parent is
+/// the guest supervisor.
+fn runtime_process(id: &str) -> Option<u32> {
+    let pids = sandbox_pids(id);
+    let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
+    let parent = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("PPid:").and_then(|v| v.trim().parse::<u32>().ok()))
+    };
+    let guest = pids.iter().copied().find(|pid| comm(*pid) == "gopilot-guest")?;
+    pids.into_iter().find(|pid| parent(*pid) == Some(guest))
 }
 
 fn sandbox_pids(id: &str) -> Vec<u32> {
@@ -533,7 +550,14 @@ async fn assert_usage_matches(api: &Api<'_>, id: &str, provider: &FakeProviderHa
         assert_eq!(bucket["output_tokens"], reported.output, "{key}: {bucket}");
         assert_eq!(bucket["cached_tokens"], reported.cached, "{key}: {bucket}");
         let (provider_name, model) = key.split_once('/').unwrap();
-        let cost = reported.cost(provider_name, model);
+        let Some(cost) = reported.cost(provider_name, model) else {
+            // Runtimes may call helper models of their own choosing (OpenClaw
+            // does); a model missing from the table records tokens only.
+            assert!(bucket["cost_usd"].is_null(), "{key} is not in the price table: {bucket}");
+            assert_eq!(bucket["cost_complete"], false, "{bucket}");
+            eprintln!("{id}: {key}: {reported:?}, no price");
+            continue;
+        };
         let actual = bucket["cost_usd"].as_f64().unwrap_or_else(|| panic!("cost_usd is not a number: {bucket}"));
         assert!((actual - cost).abs() < 1e-12, "{key}: cost {actual} != price table's {cost}");
         assert_eq!(bucket["cost_complete"], true, "{bucket}");
@@ -630,26 +654,37 @@ async fn drive_chat(runtime: &str, net: u8, model: &str, llm_provider: &str) {
     assert_eq!(error["error"]["type"], "not_found_error");
 
     // A follow stream delivers a line the runtime writes after it opened.
+    // Runtimes do not reliably print on a chat (Hermes logs to files), so
+    // the test writes a marker into the runtime process's own stdout pipe,
+    // the path every runtime line takes to the guest.
     let mut logs = follow_logs(&api, &id).await;
-    let opened_at = OffsetDateTime::now_utc();
     let log_prompt = format!("question while following logs {runtime} charlie");
     let (status, answer) = api.chat(&id, &log_prompt).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_fake_answer(completion_text(&answer), &log_prompt, &provider);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+
+    let marker = format!("follow-marker-{runtime}-{}", std::process::id());
+    let runtime_pid = runtime_process(&id).expect("the sandbox runs a runtime process under the guest");
+    {
+        use std::io::Write;
+        let mut stdout = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/{runtime_pid}/fd/1"))
+            .expect("the runtime's stdout is a pipe the test can write to");
+        writeln!(stdout, "{marker}").unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let line = loop {
         let entry = tokio::time::timeout_at(deadline, logs.recv())
             .await
-            .unwrap_or_else(|_| panic!("no runtime line arrived on the follow stream within 60 s of a chat"))
+            .unwrap_or_else(|_| panic!("the runtime's line {marker:?} did not arrive on the follow stream within 30 s"))
             .expect("the follow stream ended");
-        let ts = OffsetDateTime::parse(entry["ts"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
         eprintln!("{runtime}: followed {entry}");
-        let from_runtime = entry["source"] == "runtime" && (entry["stream"] == "stdout" || entry["stream"] == "stderr");
-        if from_runtime && ts >= opened_at {
+        if entry["source"] == "runtime" && entry["stream"] == "stdout" && entry["line"].as_str().unwrap_or("").contains(&marker) {
             break entry;
         }
     };
-    assert!(!line["line"].as_str().unwrap().is_empty(), "{line}");
+    assert!(line["ts"].is_string(), "{line}");
     drop(logs);
 
     // A chat to a paused agent resumes it and answers.

@@ -4,12 +4,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 use gopilot_control::RuntimeEndpoint;
 use serde_json::{json, Value};
 
+use crate::error::ApiError;
 use super::{ProxyError, RuntimeProxy};
 
 const TARGET: &str = "runtime";
@@ -19,9 +20,9 @@ impl RuntimeProxy {
     ///
     /// A success is passed through: buffered whole within the chat timeout
     /// when `stream` is false, chunk by chunk as it arrives otherwise. An
-    /// error status with a JSON body is passed through too, because the
-    /// runtime's OpenAI-style error is what SDK clients expect. Any other
-    /// error status becomes [`ProxyError::InvalidAnswer`].
+    /// error status with a JSON body becomes an error in the API's format
+    /// with the runtime's message. Any other error status becomes
+    /// [`ProxyError::InvalidAnswer`].
     pub async fn forward_chat(
         &self,
         endpoint: &RuntimeEndpoint,
@@ -168,21 +169,33 @@ fn error_event(failure: ProxyError) -> Bytes {
     Bytes::from(format!("data: {body}\n\n"))
 }
 
-/// Passes an error status through when its body is JSON, or wraps it.
+/// Maps a runtime's error answer to the API's error format, keeping the
+/// runtime's message: a 4xx other than an authentication failure means the
+/// request was invalid (400); anything else is a failure behind the API (502).
 fn pass_error_status(
     endpoint: &RuntimeEndpoint,
     status: StatusCode,
-    content_type: Option<HeaderValue>,
+    _content_type: Option<HeaderValue>,
     bytes: Bytes,
 ) -> Result<Response, ProxyError> {
-    if serde_json::from_slice::<Value>(&bytes).is_err() {
+    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
         return Err(ProxyError::bad_status(&endpoint.agent_id, TARGET, status.as_u16(), &bytes));
-    }
-
+    };
+    let message = body
+        .pointer("/error/message")
+        .or_else(|| body.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("no message");
+    let message = super::redact::redact_secrets(message);
     tracing::info!(agent_id = %endpoint.agent_id, status = status.as_u16(), "runtime rejected a chat request");
-    let mut forwarded = Response::new(Body::from(bytes));
-    *forwarded.status_mut() = status;
-    let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
-    forwarded.headers_mut().insert(header::CONTENT_TYPE, content_type);
-    Ok(forwarded)
+
+    let client_error = status.is_client_error()
+        && status != StatusCode::UNAUTHORIZED
+        && status != StatusCode::FORBIDDEN;
+    let error = if client_error {
+        ApiError::InvalidRequest(format!("the agent's runtime rejected the request ({status}): {message}"), None)
+    } else {
+        ApiError::UpstreamError(format!("the agent's runtime answered {status}: {message}"))
+    };
+    Ok(error.into_response())
 }

@@ -1,6 +1,6 @@
 //! The agents resource.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gopilot_core::validate::{CreateAgent, UpdateAgent};
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AgentsDelete, AgentsRead, AgentsWrite, JsonBody, Scoped};
+use crate::extract::{ApiQuery, AgentsDelete, AgentsRead, AgentsWrite, JsonBody, Scoped};
 use crate::views::{AgentList, AgentResponse, Deleted};
 use crate::AppState;
 
@@ -52,7 +52,7 @@ pub async fn create_agent(
     State(state): State<AppState>,
     scoped: Scoped<AgentsWrite>,
     headers: axum::http::HeaderMap,
-    Query(query): Query<CreateQuery>,
+    ApiQuery(query): ApiQuery<CreateQuery>,
     JsonBody(mut request): JsonBody<CreateAgent>,
 ) -> Result<(StatusCode, Json<AgentResponse>), ApiError> {
     let wait = query.wait.or(request.wait.take()).unwrap_or(true) && state.lifecycle.has_sandboxes();
@@ -94,7 +94,7 @@ fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, Ap
 pub async fn list_agents(
     State(state): State<AppState>,
     scoped: Scoped<AgentsRead>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<AgentList>, ApiError> {
     let limit = match query.limit.as_deref() {
         None => DEFAULT_PAGE_SIZE,

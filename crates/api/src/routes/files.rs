@@ -9,7 +9,7 @@ use gopilot_control::GuestEndpoint;
 use std::time::Duration;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AgentsRead, AgentsWrite, Scoped};
+use crate::extract::{AgentsRead, AgentsWrite, RawBody, Scoped};
 use crate::AppState;
 
 /// Returns the guest of a running agent, resuming a paused one first.
@@ -144,7 +144,7 @@ pub async fn write_file(
     State(state): State<AppState>,
     scoped: Scoped<AgentsWrite>,
     Path((id, name)): Path<(String, String)>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     let guest = guest_of(&state, &scoped.caller.account_id, &id).await?;
     forward(&guest, reqwest::Method::PUT, &file_path(&name), Some(body)).await

@@ -1,6 +1,6 @@
 //! Lifecycle actions and the event history of an agent.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use gopilot_core::{Action, AgentStatus};
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AgentsRead, AgentsWrite, Scoped};
+use crate::extract::{ApiQuery, AgentsRead, AgentsWrite, Scoped};
 use crate::views::AgentResponse;
 use crate::AppState;
 
@@ -95,7 +95,7 @@ pub async fn list_events(
     State(state): State<AppState>,
     scoped: Scoped<AgentsRead>,
     Path(id): Path<String>,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Json<EventList>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

@@ -3,7 +3,7 @@
 
 mod views;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use gopilot_control::{GroupBy, UsageRange, UsageService};
 use gopilot_core::ValidationError;
@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Scoped, UsageRead};
+use crate::extract::{ApiQuery, Scoped, UsageRead};
 use crate::AppState;
 
 pub use views::{ComputeView, StatusSecondsView, UsageBucketView, UsageResponse, UsageTotals};
@@ -71,7 +71,7 @@ fn usage_service(state: &AppState) -> UsageService {
 pub async fn get_usage(
     State(state): State<AppState>,
     scoped: Scoped<UsageRead>,
-    Query(query): Query<UsageQuery>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<UsageResponse>, ApiError> {
     let (range, group_by) = query.parse()?;
     let summary = usage_service(&state)
@@ -98,7 +98,7 @@ pub async fn get_agent_usage(
     State(state): State<AppState>,
     scoped: Scoped<UsageRead>,
     Path(id): Path<String>,
-    Query(query): Query<UsageQuery>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<UsageResponse>, ApiError> {
     let (range, group_by) = query.parse()?;
     let summary = usage_service(&state)

@@ -49,6 +49,8 @@ pub struct LifecycleSettings {
     pub idle_pause_after: Option<Duration>,
     /// How often the reconciler checks every agent.
     pub reconcile_interval: Duration,
+    /// Providers the LLM gateway can forward to; keys for others are rejected.
+    pub known_providers: Vec<String>,
 }
 
 impl Default for LifecycleSettings {
@@ -61,6 +63,7 @@ impl Default for LifecycleSettings {
             stop_grace: Duration::from_secs(10),
             idle_pause_after: Some(Duration::from_secs(15 * 60)),
             reconcile_interval: Duration::from_secs(2),
+            known_providers: gopilot_llm_gateway::BUILTIN_PROVIDERS.map(String::from).to_vec(),
         }
     }
 }
@@ -309,6 +312,7 @@ impl Lifecycle {
     /// Renders the config of `spec` as a dry run, so a config that the
     /// runtime would reject is a 400 before anything is stored.
     async fn check_renders(&self, spec: &gopilot_core::validate::AgentSpec) -> Result<(), ServiceError> {
+        self.check_providers(spec)?;
         let probe = gopilot_core::AgentSecrets {
             llm_keys: spec.llm_keys.clone(),
             channels: spec.channels.clone(),
@@ -328,6 +332,27 @@ impl Lifecycle {
         )
         .map(|_| ())
         .map_err(render_to_service_error)
+    }
+
+    /// Rejects keys for providers the gateway cannot reach, because the
+    /// runtime's every call to them would fail.
+    fn check_providers(&self, spec: &gopilot_core::validate::AgentSpec) -> Result<(), ServiceError> {
+        let known = &self.settings.known_providers;
+        for (index, key) in spec.llm_keys.iter().enumerate() {
+            if !known.contains(&key.provider) {
+                return Err(gopilot_core::ValidationError::new(
+                    format!("llm_keys[{index}].provider"),
+                    format!(
+                        "{:?} is not a provider this server can reach; use one of {} or configure gateway.upstreams.{}",
+                        key.provider,
+                        known.join(", "),
+                        key.provider
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// Returns the OpenClaw validator when its image is already built.
