@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::runc::{runtime_process, sandbox_pids, start_runc_server, tail, Api};
 use common::Server;
 use gopilot_fake_provider::{Echo, FakeProvider, FakeProviderConfig, FakeProviderHandle, RecordedRequest};
 use gopilot_llm_gateway::PriceTable;
@@ -95,97 +96,18 @@ async fn sdk_python() -> PathBuf {
 /// Starts a server with runc sandboxes on a network of its own whose gateway
 /// forwards every provider to `provider`.
 fn start_server(net: u8, provider: &FakeProviderHandle) -> Server {
-    let images = std::env::var("GOPILOT_TEST_IMAGE_DIR")
-        .expect("GOPILOT_TEST_IMAGE_DIR is not set; run the suite with scripts/test, which builds the images");
-    let subnet = format!("10.231.{net}.0/24");
-    let bridge = format!("gpchat{net}");
-    let table = format!("gopilot_chat{net}");
     // Every built-in provider goes to the fake one, so that no request can
     // leave this machine whatever provider a runtime picks.
     let upstream = format!("{}/v1", provider.base_url);
-    // The harness puts the gateway on 127.0.0.1 for servers without
-    // sandboxes; here it must be on the bridge, where sandboxes reach it.
-    let gateway_listen = format!("10.231.{net}.1:8181");
-    Server::start_prepared(
-        |data_dir| {
-            std::fs::create_dir_all(data_dir).unwrap();
-            std::os::unix::fs::symlink(Path::new(&images).join("images"), data_dir.join("images")).unwrap();
-        },
+    start_runc_server(
+        "chat",
+        net,
         &[
-            ("GOPILOT_SANDBOX__BACKEND", "runc"),
-            ("GOPILOT_SANDBOX__SUBNET", &subnet),
-            ("GOPILOT_SANDBOX__BRIDGE", &bridge),
-            ("GOPILOT_SANDBOX__NFT_TABLE", &table),
-            ("GOPILOT_GATEWAY__LISTEN", &gateway_listen),
             ("GOPILOT_GATEWAY__UPSTREAMS__OPENAI", &upstream),
             ("GOPILOT_GATEWAY__UPSTREAMS__ANTHROPIC", &upstream),
             ("GOPILOT_GATEWAY__UPSTREAMS__OPENROUTER", &upstream),
-            ("GOPILOT_LIFECYCLE__CREATE_WAIT_SECS", "120"),
-            ("GOPILOT_LIFECYCLE__STOP_GRACE_SECS", "5"),
-            ("GOPILOT_LIFECYCLE__RECONCILE_INTERVAL_MS", "1000"),
         ],
     )
-}
-
-struct Api<'a> {
-    server: &'a Server,
-    client: Client,
-    key: String,
-}
-
-impl<'a> Api<'a> {
-    fn new(server: &'a Server) -> Api<'a> {
-        let key = server.admin_key.clone().unwrap();
-        let client = Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
-        Api { server, client, key }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.server.url(path)).header("X-API-Key", &self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        if status.is_server_error() {
-            eprintln!("{path} returned {status}; server log:\n{}", tail(&self.server.stderr()));
-        }
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn wait_status(&self, id: &str, expected: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let (_, agent) = self.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
-            if agent["status"] == expected {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "agent {id} did not reach {expected}: {agent}\nserver log:\n{}",
-                tail(&self.server.stderr())
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
-    async fn status_of(&self, id: &str) -> String {
-        let (_, agent) = self.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
-        agent["status"].as_str().unwrap_or("").to_string()
-    }
-
-    /// Sends one non-streamed chat to the agent route and returns the status
-    /// and body.
-    async fn chat(&self, id: &str, prompt: &str) -> (StatusCode, Value) {
-        let body = json!({"messages": [{"role": "user", "content": prompt}]});
-        self.call(Method::POST, &format!("/v1/agents/{id}/chat/completions"), Some(body)).await
-    }
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
 /// Returns the text of a non-streamed completion.
@@ -194,9 +116,8 @@ fn completion_text(completion: &Value) -> &str {
 }
 
 /// Asserts that `text` is the fake provider's answer and that `prompt`
-/// reached the provider. The fake provider repeats the last user message,
-/// which OpenClaw 2026.9.6 makes its own context block rather than the
-/// prompt, so the answer need not contain the prompt.
+/// reached the provider. The answer need not contain the prompt, because
+/// runtimes may rewrite the user's message (OpenClaw adds a timestamp).
 fn assert_fake_answer(text: &str, prompt: &str, provider: &FakeProviderHandle) {
     assert!(text.starts_with("fake answer:"), "not the fake provider's answer: {text:?}");
     let reached = provider.requests().iter().any(|request| String::from_utf8_lossy(&request.body).contains(prompt));
@@ -366,51 +287,6 @@ async fn follow_logs(api: &Api<'_>, id: &str) -> tokio::sync::mpsc::UnboundedRec
         }
     });
     receiver
-}
-
-/// Finds the sandbox's cgroup directory in one controller hierarchy.
-fn cgroup_dir(controller: &str, id: &str) -> Option<PathBuf> {
-    let name = format!("gopilot-{id}");
-    find_dir(&Path::new("/sys/fs/cgroup").join(controller), &name, 4)
-}
-
-fn find_dir(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
-            continue;
-        }
-        if entry.file_name() == name {
-            return Some(path);
-        }
-        if depth > 0 {
-            if let Some(found) = find_dir(&path, name, depth - 1) {
-                return Some(found);
-            }
-        }
-    }
-    None
-}
-
-/// Returns the pid of the runtime: the sandbox's process whose parent is
-/// the guest supervisor.
-fn runtime_process(id: &str) -> Option<u32> {
-    let pids = sandbox_pids(id);
-    let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
-    let parent = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|line| line.strip_prefix("PPid:").and_then(|v| v.trim().parse::<u32>().ok()))
-    };
-    let guest = pids.iter().copied().find(|pid| comm(*pid) == "gopilot-guest")?;
-    pids.into_iter().find(|pid| parent(*pid) == Some(guest))
-}
-
-fn sandbox_pids(id: &str) -> Vec<u32> {
-    let Some(dir) = cgroup_dir("pids", id) else { return Vec::new() };
-    let text = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    text.lines().filter_map(|line| line.trim().parse().ok()).collect()
 }
 
 /// Lists the files under `dirs` that contain `needle`, with `grep`, which

@@ -4,132 +4,19 @@
 
 mod common;
 
+use common::runc::{cgroup_dir, sandbox_dir, sandbox_pids, start_runc_server, Api};
 use common::{quickstart_body, Server};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Starts a server with runc sandboxes on a network of its own, sharing the
-/// run's image cache.
 fn start_server(net: u8) -> Server {
-    let images = std::env::var("GOPILOT_TEST_IMAGE_DIR")
-        .expect("GOPILOT_TEST_IMAGE_DIR is not set; run the suite with scripts/test, which builds the images");
-    let subnet = format!("10.231.{net}.0/24");
-    let bridge = format!("gpe2e{net}");
-    let table = format!("gopilot_e2e{net}");
-    Server::start_prepared(
-        |data_dir| {
-            std::fs::create_dir_all(data_dir).unwrap();
-            std::os::unix::fs::symlink(Path::new(&images).join("images"), data_dir.join("images")).unwrap();
-        },
-        &[
-            ("GOPILOT_SANDBOX__BACKEND", "runc"),
-            ("GOPILOT_SANDBOX__SUBNET", &subnet),
-            ("GOPILOT_SANDBOX__BRIDGE", &bridge),
-            ("GOPILOT_SANDBOX__NFT_TABLE", &table),
-            ("GOPILOT_LIFECYCLE__CREATE_WAIT_SECS", "120"),
-            ("GOPILOT_LIFECYCLE__STOP_GRACE_SECS", "5"),
-            ("GOPILOT_LIFECYCLE__RECONCILE_INTERVAL_MS", "1000"),
-        ],
-    )
-}
-
-struct Api<'a> {
-    server: &'a Server,
-    client: Client,
-    key: String,
-}
-
-impl<'a> Api<'a> {
-    fn new(server: &'a Server) -> Api<'a> {
-        let key = server.admin_key.clone().unwrap();
-        let client = Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
-        Api { server, client, key }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.server.url(path)).header("X-API-Key", &self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        if status.is_server_error() {
-            eprintln!("{path} answered {status}; server log:\n{}", tail(&self.server.stderr()));
-        }
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn status_of(&self, id: &str) -> String {
-        let (_, agent) = self.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
-        agent["status"].as_str().unwrap_or("").to_string()
-    }
-
-    async fn wait_status(&self, id: &str, want: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let (_, agent) = self.call(Method::GET, &format!("/v1/agents/{id}"), None).await;
-            if agent["status"] == want {
-                return;
-            }
-            assert!(Instant::now() < deadline, "agent {id} did not reach {want}: {agent}\nserver log:\n{}", tail(&self.server.stderr()));
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
-    async fn action(&self, id: &str, action: &str) -> (StatusCode, Value) {
-        self.call(Method::POST, &format!("/v1/agents/{id}/{action}"), None).await
-    }
-}
-
-/// The sandbox backend's per-sandbox state directory.
-fn sandbox_dir(data_dir: &Path, id: &str) -> PathBuf {
-    data_dir.join("sandboxes").join("sandboxes").join(id)
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Finds the sandbox's cgroup directory in one controller hierarchy.
-fn cgroup_dir(controller: &str, id: &str) -> Option<PathBuf> {
-    let name = format!("gopilot-{id}");
-    walk(Path::new("/sys/fs/cgroup").join(controller).as_path(), &name, 4)
-}
-
-fn walk(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.is_dir() {
-            continue;
-        }
-        if entry.file_name() == name {
-            return Some(path);
-        }
-        if depth > 0 {
-            if let Some(found) = walk(&path, name, depth - 1) {
-                return Some(found);
-            }
-        }
-    }
-    None
+    start_runc_server("e2e", net, &[])
 }
 
 fn freezer_state(id: &str) -> String {
     let dir = cgroup_dir("freezer", id).expect("sandbox has a freezer cgroup");
     std::fs::read_to_string(dir.join("freezer.state")).unwrap().trim().to_string()
-}
-
-fn sandbox_pids(id: &str) -> Vec<u32> {
-    let Some(dir) = cgroup_dir("pids", id) else { return Vec::new() };
-    let text = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-    let mut pids: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-    pids.sort();
-    pids
 }
 
 /// Reads `/proc/PID/stat`'s state letter of each process.
@@ -305,4 +192,32 @@ async fn kill_while_provisioning_then_adopt() {
         let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{agent_id}"), None).await;
         assert_eq!(status, StatusCode::OK);
     }
+}
+
+#[tokio::test]
+async fn idle_agent_paused_then_resumed() {
+    let server = start_runc_server("e2e", 204, &[("GOPILOT_LIFECYCLE__IDLE_PAUSE_SECS", "3")]);
+    let api = Api::new(&server);
+    let mut body = quickstart_body();
+    body["runtime_kind"] = json!("hermes");
+    let (status, agent) = api.call(Method::POST, "/v1/agents", Some(body)).await;
+    assert!(status.is_success(), "{agent}");
+    let id = agent["id"].as_str().unwrap().to_string();
+
+    // No API use for longer than the idle time: once running, the
+    // reconciler pauses it (status reads do not count as use).
+    api.wait_status(&id, "paused", Duration::from_secs(240)).await;
+    assert_eq!(freezer_state(&id), "FROZEN");
+    let (_, events) = api.call(Method::GET, &format!("/v1/agents/{id}/events"), None).await;
+    let kinds: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"idle"), "{kinds:?}");
+
+    // A request that needs the runtime resumes it first.
+    let (status, files) = api.call(Method::GET, &format!("/v1/agents/{id}/files"), None).await;
+    assert_eq!(status, StatusCode::OK, "{files}");
+    assert_eq!(api.status_of(&id).await, "running");
+    assert_eq!(freezer_state(&id), "THAWED");
+
+    let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
 }
