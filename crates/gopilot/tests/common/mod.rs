@@ -25,6 +25,9 @@ pub struct Server {
     stdout_path: PathBuf,
     stderr_path: PathBuf,
     env: Vec<(String, String)>,
+    /// Commands run after the server is killed at drop, to remove host
+    /// state that the server keeps on purpose across its restarts.
+    pub cleanup: Vec<Vec<String>>,
     generation: u32,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -85,6 +88,7 @@ impl Server {
             stdout_path,
             stderr_path,
             env,
+            cleanup: Vec::new(),
             generation,
             _tmp: None,
         };
@@ -117,6 +121,7 @@ impl Server {
     fn respawn(&mut self) -> Server {
         let mut next = Server::spawn(&self.data_dir, self.env.clone(), self.generation + 1);
         next.admin_key = self.admin_key.clone();
+        next.cleanup = std::mem::take(&mut self.cleanup);
         next._tmp = self._tmp.take();
         next
     }
@@ -208,6 +213,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for command in &self.cleanup {
+            let _ = Command::new(&command[0]).args(&command[1..]).stderr(Stdio::null()).status();
+        }
     }
 }
 

@@ -29,13 +29,23 @@ pub fn start_runc_server(name: &str, net: u8, extra_env: &[(&str, &str)]) -> Ser
     ];
     env.extend_from_slice(extra_env);
 
-    Server::start_prepared(
+    let mut server = Server::start_prepared(
         |data_dir| {
             std::fs::create_dir_all(data_dir).unwrap();
             std::os::unix::fs::symlink(Path::new(&images).join("images"), data_dir.join("images")).unwrap();
         },
         &env,
-    )
+    );
+
+    // The bridge and the nftables tables outlive a server by design, so
+    // that a restart keeps its agents' network; a test removes them.
+    let command = |args: &[&str]| args.iter().map(|arg| arg.to_string()).collect::<Vec<String>>();
+    server.cleanup = vec![
+        command(&["ip", "link", "del", &bridge]),
+        command(&["nft", "delete", "table", "inet", &table]),
+        command(&["nft", "delete", "table", "bridge", &table]),
+    ];
+    server
 }
 
 /// An API client with the server's first key.
