@@ -23,14 +23,14 @@ use crate::AppState;
     responses(
         (status = 200, description = "The runtime's completion, or with `stream: true` its server-sent events passed through as they arrive",
             content((Object = "application/json"), (String = "text/event-stream"))),
-        (status = 400, description = "Invalid body or model; or the runtime's own 4xx error, passed through", body = ErrorBody),
+        (status = 400, description = "Invalid body or model, or the runtime rejected the request (its message is kept)", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 403, description = "API key lacks agents:write", body = ErrorBody),
         (status = 404, description = "Agent not found", body = ErrorBody),
         (status = 409, description = "Agent is stopped (agent_not_running) or still provisioning", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
-        (status = 502, description = "Runtime unreachable (runtime_unavailable) or returned an invalid response (upstream_error)", body = ErrorBody),
+        (status = 502, description = "Runtime unreachable (runtime_unavailable), or it failed or returned an invalid response (upstream_error)", body = ErrorBody),
         (status = 504, description = "Runtime did not respond in time (runtime_timeout)", body = ErrorBody)))]
 pub async fn agent_chat_completions(
     State(state): State<AppState>,
@@ -52,14 +52,14 @@ pub async fn agent_chat_completions(
     responses(
         (status = 200, description = "The runtime's completion, or with `stream: true` its server-sent events passed through as they arrive",
             content((Object = "application/json"), (String = "text/event-stream"))),
-        (status = 400, description = "Invalid body, or `model` is not an agent reference; or the runtime's own 4xx error", body = ErrorBody),
+        (status = 400, description = "Invalid body, `model` is not an agent reference, or the runtime rejected the request", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 403, description = "API key lacks agents:write", body = ErrorBody),
         (status = 404, description = "No agent with that id in this account", body = ErrorBody),
         (status = 409, description = "Agent is stopped (agent_not_running) or still provisioning", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
-        (status = 502, description = "Runtime unreachable (runtime_unavailable) or returned an invalid response (upstream_error)", body = ErrorBody),
+        (status = 502, description = "Runtime unreachable (runtime_unavailable), or it failed or returned an invalid response (upstream_error)", body = ErrorBody),
         (status = 504, description = "Runtime did not respond in time (runtime_timeout)", body = ErrorBody)))]
 pub async fn chat_completions(
     State(state): State<AppState>,
