@@ -113,7 +113,8 @@ async fn drive_lifecycle(runtime: &str, net: u8, config_file: &str) {
 
     let (_, events) = api.call(Method::GET, &format!("/v1/agents/{id}/events"), None).await;
     let kinds: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"transition") && kinds.contains(&"action"), "{kinds:?}");
+    assert!(kinds.contains(&"transition"), "{kinds:?}");
+    assert!(kinds.contains(&"action"), "{kinds:?}");
 
     // Delete leaves nothing behind.
     let (status, _) = api.call(Method::DELETE, &format!("/v1/agents/{id}"), None).await;

@@ -169,7 +169,7 @@ fn error_event(failure: ProxyError) -> Bytes {
     Bytes::from(format!("data: {body}\n\n"))
 }
 
-/// Maps a runtime's error answer to the API's error format, keeping the
+/// Maps a runtime's error response to the API's error format, keeping the
 /// runtime's message: a 4xx other than an authentication failure means the
 /// request was invalid (400); anything else is a failure behind the API (502).
 fn pass_error_status(
@@ -195,7 +195,7 @@ fn pass_error_status(
     let error = if client_error {
         ApiError::InvalidRequest(format!("the agent's runtime rejected the request ({status}): {message}"), None)
     } else {
-        ApiError::UpstreamError(format!("the agent's runtime answered {status}: {message}"))
+        ApiError::UpstreamError(format!("the agent's runtime returned {status}: {message}"))
     };
     Ok(error.into_response())
 }

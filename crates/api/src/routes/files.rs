@@ -38,7 +38,7 @@ async fn forward(
     }
     let response = request.send().await.map_err(|err| {
         tracing::warn!(error = %err, "workspace file request to the guest failed");
-        ApiError::UpstreamError(format!("the agent's sandbox did not answer: {err}"))
+        ApiError::UpstreamError(format!("the agent's sandbox did not respond: {err}"))
     })?;
 
     let status = response.status();
@@ -52,7 +52,7 @@ async fn forward(
         return Ok(out);
     }
 
-    // The guest answers errors in the same JSON format; keep its message.
+    // The guest returns errors in the same JSON format; keep its message.
     let message = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
@@ -61,7 +61,7 @@ async fn forward(
         400 => ApiError::InvalidRequest(message, Some("name".into())),
         404 => ApiError::NotFound(message),
         413 => ApiError::FileTooLarge(message),
-        _ => ApiError::UpstreamError(format!("the agent's sandbox answered {status}: {message}")),
+        _ => ApiError::UpstreamError(format!("the agent's sandbox returned {status}: {message}")),
     })
 }
 
@@ -91,7 +91,7 @@ fn urlencode(part: &str) -> String {
         (status = 409, description = "Agent is stopped (agent_not_running)", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
-        (status = 502, description = "The sandbox did not answer", body = ErrorBody)))]
+        (status = 502, description = "The sandbox did not respond", body = ErrorBody)))]
 pub async fn list_files(
     State(state): State<AppState>,
     scoped: Scoped<AgentsRead>,
@@ -114,7 +114,7 @@ pub async fn list_files(
         (status = 409, description = "Agent is stopped (agent_not_running)", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
-        (status = 502, description = "The sandbox did not answer", body = ErrorBody)))]
+        (status = 502, description = "The sandbox did not respond", body = ErrorBody)))]
 pub async fn read_file(
     State(state): State<AppState>,
     scoped: Scoped<AgentsRead>,
@@ -139,7 +139,7 @@ pub async fn read_file(
         (status = 413, description = "File too large", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
-        (status = 502, description = "The sandbox did not answer", body = ErrorBody)))]
+        (status = 502, description = "The sandbox did not respond", body = ErrorBody)))]
 pub async fn write_file(
     State(state): State<AppState>,
     scoped: Scoped<AgentsWrite>,
@@ -163,7 +163,7 @@ pub async fn write_file(
         (status = 409, description = "Agent is stopped (agent_not_running)", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
-        (status = 502, description = "The sandbox did not answer", body = ErrorBody)))]
+        (status = 502, description = "The sandbox did not respond", body = ErrorBody)))]
 pub async fn delete_file(
     State(state): State<AppState>,
     scoped: Scoped<AgentsWrite>,

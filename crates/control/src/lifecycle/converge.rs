@@ -19,7 +19,8 @@ const UNREADY_CHECKS_BEFORE_ERROR: u32 = 3;
 /// Log lines quoted in an `error` status reason.
 const REASON_LOG_LINES: usize = 5;
 
-/// Why a convergence step failed; becomes the agent's `status_reason`.
+/// The cause of a failed convergence step, which becomes the agent's
+/// `status_reason`.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConvergeError {
     #[error("store: {0}")]
@@ -77,8 +78,8 @@ impl Lifecycle {
         }
     }
 
-    /// Applies a changed configuration to a live agent: a new size recreates
-    /// the sandbox with the new limits (keeping the volume); other changes
+    /// Applies a changed configuration to a live agent. A new size recreates
+    /// the sandbox with the new limits and keeps the volume. Other changes
     /// restart the sandbox with a newly rendered config.
     pub(crate) async fn apply_live_change(&self, id: &str, resized: bool) -> Result<(), crate::ServiceError> {
         if !self.has_sandboxes() {

@@ -127,9 +127,9 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// An agent without channels whose API has been unused for the idle
-    /// time is paused; channel traffic does not pass the API, so agents with
-    /// channels are never paused by policy.
+    /// Returns true for a running agent without channels whose API has been
+    /// unused for the idle time. Channel traffic does not pass the API, so
+    /// agents with channels are never paused by policy.
     fn idle_for_too_long(&self, row: &gopilot_store::AgentRow) -> bool {
         let Some(limit) = self.settings.idle_pause_after else { return false };
         if row.agent.status != AgentStatus::Running
